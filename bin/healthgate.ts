@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config';
+import { HealthgateError } from '../src/errors';
+import { start } from '../src/main';
+import { StartError } from '../src/supervisor';
+
+/** argv + env → Config, or one usage line on stderr and exit 2; then start() and exit with its code. */
+async function main(): Promise<void> {
+  let outcome;
+  try {
+    outcome = parseConfig(process.argv.slice(2), process.env, process.stdout.isTTY === true, readVersion());
+  } catch (err) {
+    if (err instanceof HealthgateError) {
+      process.stderr.write(`healthgate: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (outcome.kind === 'print') {
+    process.stdout.write(outcome.text);
+    return;
+  }
+  try {
+    const gate = await start(outcome.config);
+    process.exitCode = await gate.exited;
+    process.exit();
+  } catch (err) {
+    if (err instanceof StartError) {
+      process.stderr.write(`healthgate: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    const errno = err as NodeJS.ErrnoException;
+    if (errno.code === 'EADDRINUSE' || errno.code === 'EACCES' || errno.code === 'EADDRNOTAVAIL') {
+      process.stderr.write(`healthgate: cannot listen: ${errno.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+function readVersion(): string {
+  // dist/bin/healthgate.js → package.json two levels up; a bundle sets the version at build time.
+  for (const candidate of [join(__dirname, '..', '..', 'package.json'), join(__dirname, '..', 'package.json')]) {
+    try {
+      return (JSON.parse(readFileSync(candidate, 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next place
+    }
+  }
+  return '0.0.0';
+}
+
+void main();

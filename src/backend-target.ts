@@ -1,0 +1,81 @@
+import { connect, type Socket } from 'node:net';
+import { BackendUnreachableError } from './errors';
+
+/** SPEC 3: a backend that does not accept within 2 s is unreachable. */
+export const CONNECT_TIMEOUT_MS = 2000;
+
+/** Called once with a connected socket, or with why none could be had. */
+export type ConnectCallback = (err: BackendUnreachableError | undefined, socket: Socket | undefined) => void;
+
+/**
+ * The backend's address. For `localhost` both 127.0.0.1 and ::1 are tried, and the one that
+ * answered is remembered until a connect to it fails (SPEC: an app may bind either).
+ */
+export class BackendTarget {
+  private remembered: string | undefined;
+  private readonly candidates: readonly string[];
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    this.candidates = host.toLowerCase() === 'localhost' ? ['127.0.0.1', '::1'] : [host];
+  }
+
+  /** A host:port label for logs. */
+  get label(): string {
+    return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+  }
+
+  /** Connects with allowHalfOpen and no Nagle delay, trying each candidate within `timeoutMs` in all. */
+  connect(timeoutMs: number, callback: ConnectCallback): void {
+    const order = this.remembered
+      ? [this.remembered, ...this.candidates.filter((h) => h !== this.remembered)]
+      : this.candidates;
+    const deadline = Date.now() + timeoutMs;
+    const attempt = (index: number, lastError: BackendUnreachableError | undefined): void => {
+      const remaining = deadline - Date.now();
+      if (index >= order.length || remaining <= 0) {
+        callback(lastError ?? new BackendUnreachableError('backend connect timed out', true), undefined);
+        return;
+      }
+      const host = order[index];
+      connectOnce(host, this.port, remaining, (err, socket) => {
+        if (socket) {
+          this.remembered = host;
+          callback(undefined, socket);
+          return;
+        }
+        if (this.remembered === host) this.remembered = undefined;
+        attempt(index + 1, err);
+      });
+    };
+    attempt(0, undefined);
+  }
+}
+
+function connectOnce(host: string, port: number, timeoutMs: number, callback: ConnectCallback): void {
+  const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
+  const timer = setTimeout(() => {
+    socket.destroy();
+    settle(new BackendUnreachableError(`no connect to ${host}:${port} within ${timeoutMs} ms`, true));
+  }, timeoutMs);
+  let settled = false;
+  function settle(err: BackendUnreachableError | undefined): void {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.removeListener('connect', onConnect);
+    socket.removeListener('error', onError);
+    callback(err, err ? undefined : socket);
+  }
+  function onConnect(): void {
+    settle(undefined);
+  }
+  function onError(err: NodeJS.ErrnoException): void {
+    socket.destroy();
+    settle(new BackendUnreachableError(`${err.code ?? 'error'} from ${host}:${port}`, false));
+  }
+  socket.once('connect', onConnect);
+  socket.on('error', onError);
+}

@@ -1,0 +1,385 @@
+import type { Socket } from 'node:net';
+import { CONNECT_TIMEOUT_MS, type BackendTarget } from './backend-target';
+import { ANSWERED_ERRORS, type AnsweredErrorCode, type BackendUnreachableError } from './errors';
+import { renderError } from './health';
+import type { Log } from './log';
+import type { ConnectionRoute, Metrics } from './metrics';
+import { splice, type TunnelResult } from './pipe';
+import { createBodySkipper, sniff, type BodySkipper, type LocalTarget, type RequestHead, type SniffRules } from './sniff';
+
+/** What every connection shares: the rules, the backend, the answers, the counters. */
+export interface ConnectionContext {
+  readonly rules: SniffRules;
+  readonly headerTimeoutMs: number;
+  readonly halfCloseTimeoutMs: number;
+  readonly backend: BackendTarget;
+  readonly metrics: Metrics;
+  readonly log: Log;
+  /** The bytes of the answer to a local request; a promise when a check or a scrape runs first. */
+  answerLocal(target: LocalTarget, head: RequestHead): Buffer | Promise<Buffer>;
+}
+
+/**
+ * - `sniffing`: reading a request head; the header timer runs.
+ * - `answering`: a local answer is being prepared; later bytes wait in the buffer.
+ * - `connecting`: routed to the backend, which is connecting; later bytes wait in the buffer.
+ * - `refusing`: the backend is unreachable and the first bytes do not yet tell whether they are HTTP.
+ * - `piping`: handed to the tunnel; this object no longer touches the stream.
+ * - `closing`: our last answer is written; waiting for the client to close (lingering close).
+ * - `closed`: the client socket is gone.
+ */
+export type ConnectionState = 'sniffing' | 'answering' | 'connecting' | 'refusing' | 'piping' | 'closing' | 'closed';
+
+const EMPTY = Buffer.alloc(0);
+// After a final answer, unread client bytes are drained this long so that the kernel does not
+// answer them with a reset that could destroy our answer in flight (nginx's lingering close).
+const LINGER_MS = 2000;
+// An upper-case method token and a space: the stream began like HTTP (SPEC 3, 503 vs close).
+const HTTP_LIKE = /^(?:\r?\n)?[A-Z][A-Z0-9_-]* /;
+const TOKEN_PREFIX = /^(?:\r?\n)?[A-Z][A-Z0-9_-]*$|^\r?\n?$/;
+
+/** One client socket: sniffing → answering | piping → closed. */
+export class Connection {
+  private state: ConnectionState = 'sniffing';
+  /** Bytes received and neither answered nor piped; `length` of `store` is in use. */
+  private store: Buffer = EMPTY;
+  private length = 0;
+  private headerTimer: NodeJS.Timeout | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private bodySkipper: BodySkipper | undefined;
+  private clientEnded = false;
+  private receivedAny = false;
+  private route: ConnectionRoute | undefined;
+  private closeAfterAnswer = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly ctx: ConnectionContext,
+    readonly id: number,
+    private readonly onClosed: (connection: Connection) => void,
+  ) {
+    socket.on('error', this.onClientError);
+    socket.on('data', this.onClientData);
+    socket.on('end', this.onClientEnd);
+    socket.on('close', this.onClientClose);
+    socket.setNoDelay(true);
+    this.armHeaderTimer();
+  }
+
+  /** The connection's state now. */
+  get currentState(): ConnectionState {
+    return this.state;
+  }
+
+  /** True while the connection has not been routed to the backend and is not answering. */
+  get isIdleOrSniffing(): boolean {
+    return this.state === 'sniffing' || this.state === 'refusing';
+  }
+
+  /** The client's address as `ip:port`, for logs. */
+  get peer(): string {
+    const address = this.socket.remoteAddress ?? '?';
+    return `${address.includes(':') ? `[${address}]` : address}:${this.socket.remotePort ?? '?'}`;
+  }
+
+  /**
+   * SPEC (Shutdown): connections still being sniffed or idle between health requests are closed at
+   * once; one preparing an answer closes after it; routed ones are left to end by themselves.
+   */
+  closeIfNotRouted(): void {
+    if (this.isIdleOrSniffing) this.destroy();
+    else if (this.state === 'answering') this.closeAfterAnswer = true;
+  }
+
+  /** Closes the client socket at once, whatever the state. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    this.receivedAny = true;
+    const rest = this.bodySkipper ? this.skipBody(chunk) : chunk;
+    if (rest.length > 0) this.append(rest);
+    switch (this.state) {
+      case 'sniffing':
+        this.process();
+        break;
+      case 'refusing':
+        this.refuse();
+        break;
+      case 'answering':
+      case 'connecting':
+        // Bounded: pipelined bytes beyond one head wait in the kernel, not here.
+        if (this.length > this.ctx.rules.maxHeaderBytes) this.socket.pause();
+        break;
+      default:
+        // closing: lingering close drops what the client still sends.
+        break;
+    }
+  };
+
+  private readonly onClientEnd = (): void => {
+    this.clientEnded = true;
+    if (this.state === 'sniffing') this.process();
+    else if (this.state === 'refusing') this.refuse();
+  };
+
+  private readonly onClientError = (err: NodeJS.ErrnoException): void => {
+    // A client that resets or vanishes costs only its own connection.
+    if (this.ctx.log.debugEnabled) {
+      this.ctx.log.debug('client error', { conn: this.id, peer: this.peer, reason: err.code ?? err.message, state: this.state });
+    }
+    this.socket.destroy();
+  };
+
+  private readonly onClientClose = (): void => {
+    if (this.state === 'piping') return;
+    this.setState('closed');
+    if (!this.route) this.classify(this.receivedAny ? 'rejected' : 'silent');
+    if (!this.receivedAny && this.ctx.log.debugEnabled) this.ctx.log.debug('silent connection', { conn: this.id, peer: this.peer });
+    this.finish();
+  };
+
+  private readonly onHeaderTimeout = (): void => {
+    this.headerTimer = undefined;
+    if (this.state === 'refusing') {
+      this.destroy();
+      return;
+    }
+    if (this.state !== 'sniffing') return;
+    // SPEC 3: silence (at the start or between keep-alive requests) closes silently; a partial head is 408.
+    if (this.length === 0 && !this.bodySkipper) this.destroy();
+    else this.reject('HG_HEAD_TIMEOUT', `no complete head within ${this.ctx.headerTimeoutMs} ms`);
+  };
+
+  private setState(next: ConnectionState): void {
+    if (this.state === 'sniffing' && next !== 'sniffing') this.clearHeaderTimer();
+    this.state = next;
+  }
+
+  private armHeaderTimer(): void {
+    this.clearHeaderTimer();
+    this.headerTimer = setTimeout(this.onHeaderTimeout, this.ctx.headerTimeoutMs);
+  }
+
+  private clearHeaderTimer(): void {
+    if (this.headerTimer) clearTimeout(this.headerTimer);
+    this.headerTimer = undefined;
+  }
+
+  /** Appends to the buffer, growing it by doubling so that a head sent byte by byte costs O(n). */
+  private append(chunk: Buffer): void {
+    if (this.length === 0 && this.store.length === 0) {
+      this.store = chunk;
+      this.length = chunk.length;
+      return;
+    }
+    if (this.length + chunk.length > this.store.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.length + chunk.length, this.store.length * 2, 1024));
+      this.store.copy(grown, 0, 0, this.length);
+      this.store = grown;
+    }
+    chunk.copy(this.store, this.length);
+    this.length += chunk.length;
+  }
+
+  private get buffered(): Buffer {
+    return this.store.subarray(0, this.length);
+  }
+
+  /** Drops the first `n` buffered bytes (an answered request). */
+  private consume(n: number): void {
+    const rest = this.store.subarray(n, this.length);
+    this.store = rest.length > 0 ? rest : EMPTY;
+    this.length = rest.length;
+  }
+
+  private skipBody(chunk: Buffer): Buffer {
+    const ended = this.bodySkipper!.skip(chunk);
+    if (ended === undefined) return EMPTY;
+    this.bodySkipper = undefined;
+    if (ended instanceof Error) {
+      // The answer is already out; a body we cannot frame leaves no next request to find.
+      this.closeAfterAnswer = true;
+      if (this.state === 'sniffing') this.endAndLinger();
+      return EMPTY;
+    }
+    return chunk.subarray(ended);
+  }
+
+  /** Runs the sniffer over the buffer until it needs more bytes or the connection leaves `sniffing`. */
+  private process(): void {
+    while (this.state === 'sniffing') {
+      if (this.socket.writableNeedDrain) {
+        // The client does not read its answers: stop reading its requests until it does.
+        this.socket.pause();
+        this.socket.once('drain', () => {
+          this.socket.resume();
+          this.process();
+        });
+        return;
+      }
+      if (this.length === 0) {
+        if (this.clientEnded && !this.bodySkipper) this.endAndLinger();
+        return;
+      }
+      const verdict = sniff(this.buffered, this.ctx.rules);
+      switch (verdict.kind) {
+        case 'need-more':
+          if (this.clientEnded) {
+            // The head can no longer complete: nothing to answer, nothing to route.
+            this.ctx.log.debug('client closed mid-head', { conn: this.id, peer: this.peer });
+            this.destroy();
+          }
+          return;
+        case 'local':
+          this.answer(verdict.target, verdict.head, verdict.headLength);
+          break;
+        case 'backend':
+          this.connectBackend();
+          return;
+        case 'reject':
+          this.reject(verdict.code, verdict.detail);
+          return;
+      }
+    }
+  }
+
+  private answer(target: LocalTarget, head: RequestHead, headLength: number): void {
+    this.setState('answering');
+    if (!this.route) this.classify('health');
+    this.consume(headLength);
+    this.bodySkipper = createBodySkipper(head.body);
+    if (this.bodySkipper && this.length > 0) {
+      const pending = this.buffered;
+      this.store = EMPTY;
+      this.length = 0;
+      const rest = this.skipBody(pending);
+      if (rest.length > 0) this.append(rest);
+    }
+    if (this.ctx.log.debugEnabled) {
+      this.ctx.log.debug('health request', { conn: this.id, peer: this.peer, method: head.method, path: head.path });
+    }
+    const answer = this.ctx.answerLocal(target, head);
+    if (Buffer.isBuffer(answer)) this.afterAnswer(answer, head);
+    else {
+      answer.then(
+        (bytes) => this.afterAnswer(bytes, head),
+        (err: unknown) => {
+          this.ctx.log.error('local answer failed', { conn: this.id, error: String(err) });
+          this.destroy();
+        },
+      );
+    }
+  }
+
+  private afterAnswer(bytes: Buffer, head: RequestHead): void {
+    if (this.state !== 'answering') return;
+    this.socket.write(bytes);
+    if (!head.keepAlive || this.closeAfterAnswer) {
+      this.endAndLinger();
+      return;
+    }
+    this.setState('sniffing');
+    this.armHeaderTimer();
+    if (this.socket.isPaused()) this.socket.resume();
+    this.process();
+  }
+
+  private connectBackend(): void {
+    this.setState('connecting');
+    this.ctx.backend.connect(CONNECT_TIMEOUT_MS, this.onBackendConnect);
+  }
+
+  private readonly onBackendConnect = (err: BackendUnreachableError | undefined, backend: Socket | undefined): void => {
+    if (this.state !== 'connecting') {
+      // The client left while we connected.
+      backend?.destroy();
+      return;
+    }
+    if (!backend) {
+      this.ctx.log.debug('backend unreachable', { conn: this.id, reason: err?.message });
+      this.setState('refusing');
+      this.armHeaderTimer();
+      this.refuse();
+      return;
+    }
+    this.handOver(backend);
+  };
+
+  /** SPEC 3: an unreachable backend gets 503 for a stream that began like HTTP, a close otherwise. */
+  private refuse(): void {
+    const head = this.buffered.subarray(0, 64).toString('latin1');
+    if (HTTP_LIKE.test(head)) {
+      this.reject('HG_BACKEND_UNREACHABLE', `backend ${this.ctx.backend.label} unreachable`, ['Retry-After: 1']);
+    } else if (TOKEN_PREFIX.test(head) && !this.clientEnded) {
+      // Still undecided (an upper-case token without its space yet): wait for more, up to the header timeout.
+    } else {
+      this.classify('rejected');
+      this.ctx.log.debug('backend unreachable, not HTTP: closing', { conn: this.id, peer: this.peer });
+      this.destroy();
+    }
+  }
+
+  private handOver(backend: Socket): void {
+    this.classify('backend');
+    this.setState('piping');
+    const sniffed = this.length > 0 ? Buffer.from(this.buffered) : EMPTY;
+    this.store = EMPTY;
+    this.length = 0;
+    this.detach();
+    splice(this.socket, backend, {
+      sniffed,
+      clientEnded: this.clientEnded,
+      halfCloseTimeoutMs: this.ctx.halfCloseTimeoutMs,
+      onClose: this.onTunnelClose,
+    });
+  }
+
+  private readonly onTunnelClose = (result: TunnelResult): void => {
+    this.ctx.metrics.addTunnelBytes(result.toBackendBytes, result.toClientBytes);
+    if (result.error && this.ctx.log.debugEnabled) {
+      this.ctx.log.debug('tunnel error', { conn: this.id, peer: this.peer, reason: (result.error as NodeJS.ErrnoException).code });
+    }
+    if (result.halfCloseTimedOut) this.ctx.log.debug('half-closed tunnel timed out', { conn: this.id, peer: this.peer });
+    this.state = 'closed';
+    this.finish();
+  };
+
+  /** Answers an error once, then closes (SPEC 3). */
+  private reject(code: AnsweredErrorCode, detail: string, extraHeaders: readonly string[] = []): void {
+    const { status } = ANSWERED_ERRORS[code];
+    this.classify('rejected');
+    this.ctx.metrics.countError(code);
+    this.ctx.log.warn(`answered ${status}`, { peer: this.peer, reason: code, detail });
+    this.socket.write(renderError(status, detail, extraHeaders));
+    this.endAndLinger();
+  }
+
+  private endAndLinger(): void {
+    this.setState('closing');
+    this.bodySkipper = undefined;
+    this.socket.end();
+    this.socket.resume();
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+  }
+
+  private classify(route: ConnectionRoute): void {
+    if (this.route === route) return;
+    this.route = route;
+    this.ctx.metrics.countConnection(route);
+  }
+
+  private detach(): void {
+    this.socket.removeListener('error', this.onClientError);
+    this.socket.removeListener('data', this.onClientData);
+    this.socket.removeListener('end', this.onClientEnd);
+    this.socket.removeListener('close', this.onClientClose);
+  }
+
+  private finish(): void {
+    this.clearHeaderTimer();
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.onClosed(this);
+  }
+}

@@ -1,0 +1,92 @@
+import type { Writable } from 'node:stream';
+import winston from 'winston';
+import type { LogFormat, LogLevel } from './config';
+
+/** Structured fields of a log line. */
+export type LogFields = Record<string, unknown>;
+
+/** The small logging surface that healthgate's modules use. */
+export interface Log {
+  error(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  debug(message: string, fields?: LogFields): void;
+  /** True when debug lines are written, so that callers can skip building their fields. */
+  readonly debugEnabled: boolean;
+  /** Flushes pending burst summaries and stops their timer. */
+  close(): void;
+}
+
+const SUMMARY_WINDOW_MS = 1000;
+
+/** Builds the winston logger: JSON lines (level, message, timestamp, fields) or readable lines, to stdout. */
+export function createLog(options: { level: LogLevel; format: LogFormat; stream?: Writable }): Log {
+  const format =
+    options.format === 'json'
+      ? winston.format.combine(winston.format.timestamp(), winston.format.json())
+      : winston.format.combine(
+          winston.format.timestamp(),
+          winston.format.printf(({ level, message, timestamp, ...fields }) => {
+            const extra = Object.entries(fields)
+              .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+              .join(' ');
+            return `${String(timestamp)} ${level.padEnd(5)} ${String(message)}${extra ? ' ' + extra : ''}`;
+          }),
+        );
+  // SPEC: every line goes to stdout (Railway marks stderr lines as errors).
+  const logger = winston.createLogger({
+    level: options.level,
+    format,
+    transports: [new winston.transports.Stream({ stream: options.stream ?? process.stdout })],
+  });
+  return summarizeWarnings(logger, options.level === 'debug');
+}
+
+interface Burst {
+  count: number;
+  fields: LogFields | undefined;
+}
+
+/**
+ * SPEC: a burst of the same warning is summarised ("… and N more in the last second"): the first
+ * line of each message in a one-second window is written, the rest are counted and summarised once.
+ */
+function summarizeWarnings(logger: winston.Logger, debugEnabled: boolean): Log {
+  const bursts = new Map<string, Burst>();
+  let timer: NodeJS.Timeout | undefined;
+
+  const flush = (): void => {
+    timer = undefined;
+    for (const [message, burst] of bursts) {
+      if (burst.count > 0) {
+        logger.warn(`${message} (and ${burst.count} more in the last second)`, { ...burst.fields, suppressed: burst.count });
+      }
+    }
+    bursts.clear();
+  };
+
+  return {
+    error: (message, fields) => logger.error(message, fields),
+    info: (message, fields) => logger.info(message, fields),
+    debug: (message, fields) => logger.debug(message, fields),
+    warn(message, fields) {
+      const burst = bursts.get(message);
+      if (burst) {
+        burst.count++;
+        burst.fields = fields;
+        return;
+      }
+      bursts.set(message, { count: 0, fields: undefined });
+      logger.warn(message, fields);
+      if (!timer) {
+        timer = setTimeout(flush, SUMMARY_WINDOW_MS);
+        timer.unref();
+      }
+    },
+    debugEnabled,
+    close() {
+      if (timer) clearTimeout(timer);
+      flush();
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import { EventEmitter } from 'node:events';
+import type { AddressInfo, Socket } from 'node:net';
+import { BackendCheck, type CheckResult } from './backend-check';
+import { BackendTarget } from './backend-target';
+import type { Config } from './config';
+import { Connection, type ConnectionContext } from './connection';
+import { renderHealth, renderResponse, type HealthStatus } from './health';
+import { Listener } from './listener';
+import { createLog, type Log } from './log';
+import { Metrics } from './metrics';
+import { compileRules, type LocalTarget, type RequestHead } from './sniff';
+import { FORWARDED_SIGNALS, Supervisor, type SpawnFunction } from './supervisor';
+
+/** The edges of the process, injectable so that tests can capture logs and send signals. */
+export interface Deps {
+  readonly log?: Log;
+  /** Where SIGTERM and friends arrive; `process` by default. */
+  readonly signals?: EventEmitter;
+  readonly spawn?: SpawnFunction;
+  /** The child's base environment; `process.env` by default. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly now?: () => number;
+}
+
+/** A running healthgate. */
+export interface Gate {
+  /** The bound public address (the real port when `--port 0`). */
+  readonly address: AddressInfo;
+  /** Resolves with the process's exit code once healthgate has shut down. */
+  readonly exited: Promise<number>;
+  /** Starts the shutdown as SIGTERM would (a second call ends the waiting at once). */
+  shutdown(signal?: NodeJS.Signals): void;
+}
+
+const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+
+/** Starts healthgate: listens, starts the child in entrypoint mode, and owns shutdown and drain. */
+export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
+  const log = deps.log ?? createLog({ level: config.logLevel, format: config.logFormat });
+  const now = deps.now ?? Date.now;
+  const signals = deps.signals ?? process;
+  const startedAt = now();
+  const metrics = new Metrics(config.metricsPath !== undefined);
+  const backend = new BackendTarget(config.backendHost, config.backendPort);
+  let lastCheck: CheckResult | undefined;
+  const check = new BackendCheck(
+    config.healthCheck,
+    backend,
+    config.checkPath,
+    (result) => {
+      if (lastCheck?.ok !== result.ok) log.info(result.ok ? 'backend up' : 'backend down', { backend: backend.label, reason: result.reason });
+      lastCheck = result;
+      metrics.setBackendUp(result.ok);
+    },
+    now,
+  );
+  let draining = false;
+
+  const readiness = (result: CheckResult): HealthStatus => ({
+    kind: 'readiness',
+    ok: result.ok,
+    reason: result.reason,
+    backend: result.backend,
+    draining: false,
+    uptimeSeconds: (now() - startedAt) / 1000,
+  });
+  const healthAnswer = (head: RequestHead, status: HealthStatus): Buffer => {
+    metrics.countHealthResponse(status.kind, status.ok ? 200 : 503);
+    return renderHealth(head, status);
+  };
+
+  const answerLocal = (target: LocalTarget, head: RequestHead): Buffer | Promise<Buffer> => {
+    const uptimeSeconds = (now() - startedAt) / 1000;
+    const backendState = config.healthCheck === 'none' ? 'unchecked' : (lastCheck?.backend ?? 'down');
+    switch (target) {
+      case 'live':
+        return healthAnswer(head, { kind: 'liveness', ok: true, backend: backendState, draining, uptimeSeconds });
+      case 'metrics':
+        // SPEC: a scrape is not a health answer.
+        return metrics.render().then((text) => renderResponse(200, head, metrics.contentType, Buffer.from(text)));
+      case 'health': {
+        if (draining) {
+          return healthAnswer(head, { kind: 'readiness', ok: false, reason: 'draining', backend: backendState, draining, uptimeSeconds });
+        }
+        const fresh = check.fresh();
+        if (fresh) return healthAnswer(head, readiness(fresh));
+        // The check may outlive a shutdown signal: a draining answer wins.
+        return check.check().then((result) =>
+          draining
+            ? healthAnswer(head, { ...readiness(result), ok: false, reason: 'draining', draining: true })
+            : healthAnswer(head, readiness(result)),
+        );
+      }
+    }
+  };
+
+  const context: ConnectionContext = {
+    rules: compileRules(config),
+    headerTimeoutMs: config.headerTimeoutMs,
+    halfCloseTimeoutMs: config.halfCloseTimeoutMs,
+    backend,
+    metrics,
+    log,
+    answerLocal,
+  };
+  let nextId = 0;
+  const listener = new Listener<Connection>(log, (socket: Socket, release) => {
+    metrics.connectionOpened();
+    return new Connection(socket, context, ++nextId, (connection) => {
+      metrics.connectionClosed();
+      release(connection);
+    });
+  });
+
+  const address = await listener.listen(config.port, config.host);
+  log.info('healthgate listening', {
+    address: address.address,
+    port: address.port,
+    backend: backend.label,
+    healthPaths: config.healthPaths,
+    livePaths: config.livePaths,
+    healthCheck: config.healthCheck,
+    metricsPath: config.metricsPath,
+    command: config.command.length > 0 ? config.command.join(' ') : undefined,
+  });
+
+  let supervisor: Supervisor | undefined;
+  if (config.command.length > 0) {
+    const childEnv: NodeJS.ProcessEnv = { ...(deps.env ?? process.env) };
+    // SPEC: the child binds the internal port: PORT and each --child-port-env name are set to it.
+    for (const name of ['PORT', ...config.childPortEnv]) childEnv[name] = String(config.backendPort);
+    supervisor = new Supervisor({ command: config.command, env: childEnv, signalGroup: config.signalGroup, spawn: deps.spawn });
+    try {
+      await supervisor.start();
+    } catch (err) {
+      listener.stopAccepting();
+      throw err;
+    }
+    log.info('child started', { pid: supervisor.pid, command: config.command.join(' ') });
+  }
+
+  // Shutdown: one interruptible sequence, driven by signals, a child's exit, or shutdown().
+  let resolveExited!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (resolveExited = resolve));
+  let shutdownStarted = false;
+  let hurry: () => void = () => undefined;
+  const hurried = new Promise<void>((resolve) => (hurry = resolve));
+
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      void hurried.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+
+  const drain = async (signal: NodeJS.Signals | undefined): Promise<void> => {
+    draining = true;
+    if (signal && config.shutdownDelayMs > 0) {
+      log.info('shutdown delay', { signal, delayMs: config.shutdownDelayMs });
+      await sleep(config.shutdownDelayMs);
+    }
+    listener.stopAccepting();
+    for (const connection of listener.connections) connection.closeIfNotRouted();
+    if (signal) supervisor?.signal(signal);
+    const open = listener.connections.size;
+    log.info('draining', { signal, connections: open, drainTimeoutMs: config.drainTimeoutMs, child: supervisor?.running ?? false });
+    const drained = Promise.all([listener.whenEmpty(), supervisor?.exited]);
+    await Promise.race([drained, sleep(config.drainTimeoutMs)]);
+    if (supervisor?.running) {
+      log.warn('child did not exit in time: SIGKILL', { pid: supervisor.pid });
+      supervisor.signal('SIGKILL');
+    }
+    const left = listener.connections.size;
+    for (const connection of listener.connections) connection.destroy();
+    const code = supervisor ? await supervisor.exited : 0;
+    log.info('exiting', { code, closedAtDeadline: left });
+    for (const name of SHUTDOWN_SIGNALS) signals.removeListener(name, onShutdownSignal);
+    for (const name of FORWARDED_SIGNALS) signals.removeListener(name, onForwardSignal);
+    log.close();
+    resolveExited(code);
+  };
+
+  const shutdown = (signal?: NodeJS.Signals): void => {
+    if (shutdownStarted) {
+      // SPEC: a second SIGINT/SIGTERM is forwarded and ends the delay and the wait at once.
+      if (signal) supervisor?.signal(signal);
+      hurry();
+      return;
+    }
+    shutdownStarted = true;
+    log.info('shutting down', { signal });
+    void drain(signal);
+  };
+  const onShutdownSignal = (signal: NodeJS.Signals): void => shutdown(signal);
+  const onForwardSignal = (signal: NodeJS.Signals): void => supervisor?.signal(signal);
+
+  for (const name of SHUTDOWN_SIGNALS) signals.on(name, onShutdownSignal);
+  if (supervisor) {
+    for (const name of FORWARDED_SIGNALS) if (!SHUTDOWN_SIGNALS.includes(name)) signals.on(name, onForwardSignal);
+    void supervisor.exited.then((code) => {
+      if (shutdownStarted) return;
+      log.info('child exited', { code });
+      shutdownStarted = true;
+      void drain(undefined);
+    });
+  }
+
+  return { address, exited, shutdown };
+}

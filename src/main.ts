@@ -112,31 +112,12 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
     });
   });
 
-  const address = await listener.listen(config.port, config.host);
-  log.info('healthgate listening', {
-    address: address.address,
-    port: address.port,
-    backend: backend.label,
-    healthPaths: config.healthPaths,
-    livePaths: config.livePaths,
-    healthCheck: config.healthCheck,
-    metricsPath: config.metricsPath,
-    command: config.command.length > 0 ? config.command.join(' ') : undefined,
-  });
-
   let supervisor: Supervisor | undefined;
   if (config.command.length > 0) {
     const childEnv: NodeJS.ProcessEnv = { ...(deps.env ?? process.env) };
     // SPEC: the child binds the internal port: PORT and each --child-port-env name are set to it.
     for (const name of ['PORT', ...config.childPortEnv]) childEnv[name] = String(config.backendPort);
     supervisor = new Supervisor({ command: config.command, env: childEnv, signalGroup: config.signalGroup, spawn: deps.spawn });
-    try {
-      await supervisor.start();
-    } catch (err) {
-      listener.stopAccepting();
-      throw err;
-    }
-    log.info('child started', { pid: supervisor.pid, command: config.command.join(' ') });
   }
 
   // Shutdown: one interruptible sequence, driven by signals, a child's exit, or shutdown().
@@ -145,6 +126,8 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
   let shutdownStarted = false;
   let hurry: () => void = () => undefined;
   const hurried = new Promise<void>((resolve) => (hurry = resolve));
+  // Settles once the child has been started (or failed to be): a signal that arrives before must wait for it.
+  let childSettled: Promise<unknown> = Promise.resolve();
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -155,6 +138,11 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
       });
     });
 
+  const removeSignalHandlers = (): void => {
+    for (const name of SHUTDOWN_SIGNALS) signals.removeListener(name, onShutdownSignal);
+    for (const name of FORWARDED_SIGNALS) signals.removeListener(name, onForwardSignal);
+  };
+
   const drain = async (signal: NodeJS.Signals | undefined): Promise<void> => {
     draining = true;
     if (signal && config.shutdownDelayMs > 0) {
@@ -163,10 +151,10 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
     }
     listener.stopAccepting();
     for (const connection of listener.connections) connection.closeIfNotRouted();
+    await childSettled;
     if (signal) supervisor?.signal(signal);
-    const open = listener.connections.size;
-    log.info('draining', { signal, connections: open, drainTimeoutMs: config.drainTimeoutMs, child: supervisor?.running ?? false });
-    const drained = Promise.all([listener.whenEmpty(), supervisor?.exited]);
+    log.info('draining', { signal, connections: listener.connections.size, drainTimeoutMs: config.drainTimeoutMs, child: supervisor?.running ?? false });
+    const drained = Promise.all([listener.whenEmpty(), supervisor?.running ? supervisor.exited : undefined]);
     await Promise.race([drained, sleep(config.drainTimeoutMs)]);
     if (supervisor?.running) {
       log.warn('child did not exit in time: SIGKILL', { pid: supervisor.pid });
@@ -174,10 +162,9 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
     }
     const left = listener.connections.size;
     for (const connection of listener.connections) connection.destroy();
-    const code = supervisor ? await supervisor.exited : 0;
+    const code = supervisor?.started ? await supervisor.exited : 0;
     log.info('exiting', { code, closedAtDeadline: left });
-    for (const name of SHUTDOWN_SIGNALS) signals.removeListener(name, onShutdownSignal);
-    for (const name of FORWARDED_SIGNALS) signals.removeListener(name, onForwardSignal);
+    removeSignalHandlers();
     log.close();
     resolveExited(code);
   };
@@ -196,9 +183,41 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
   const onShutdownSignal = (signal: NodeJS.Signals): void => shutdown(signal);
   const onForwardSignal = (signal: NodeJS.Signals): void => supervisor?.signal(signal);
 
+  // Handlers go in before the port is bound: a platform may signal as soon as it sees the port.
   for (const name of SHUTDOWN_SIGNALS) signals.on(name, onShutdownSignal);
-  if (supervisor) {
-    for (const name of FORWARDED_SIGNALS) if (!SHUTDOWN_SIGNALS.includes(name)) signals.on(name, onForwardSignal);
+  if (supervisor) for (const name of FORWARDED_SIGNALS) if (!SHUTDOWN_SIGNALS.includes(name)) signals.on(name, onForwardSignal);
+
+  let address: AddressInfo;
+  try {
+    address = await listener.listen(config.port, config.host);
+  } catch (err) {
+    removeSignalHandlers();
+    log.close();
+    throw err;
+  }
+  log.info('healthgate listening', {
+    address: address.address,
+    port: address.port,
+    backend: backend.label,
+    healthPaths: config.healthPaths,
+    livePaths: config.livePaths,
+    healthCheck: config.healthCheck,
+    metricsPath: config.metricsPath,
+    command: config.command.length > 0 ? config.command.join(' ') : undefined,
+  });
+
+  if (supervisor && !shutdownStarted) {
+    const starting = supervisor.start();
+    childSettled = starting.catch(() => undefined);
+    try {
+      await starting;
+    } catch (err) {
+      listener.stopAccepting();
+      removeSignalHandlers();
+      log.close();
+      throw err;
+    }
+    log.info('child started', { pid: supervisor.pid, command: config.command.join(' ') });
     void supervisor.exited.then((code) => {
       if (shutdownStarted) return;
       log.info('child exited', { code });

@@ -41,6 +41,11 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {}
 
+  /** True once start() has spawned (or tried to spawn) the child. */
+  get started(): boolean {
+    return this.child !== undefined;
+  }
+
   /** True until the child has exited. */
   get running(): boolean {
     return this.child !== undefined && this.exitCode === undefined;

@@ -39,8 +39,12 @@ async function main(): Promise<void> {
   }
 }
 
+/** Set by scripts/bundle.js in dist/healthgate.cjs, which has no package.json beside it. */
+declare const HEALTHGATE_VERSION: string | undefined;
+
 function readVersion(): string {
-  // dist/bin/healthgate.js → package.json two levels up; a bundle sets the version at build time.
+  if (typeof HEALTHGATE_VERSION === 'string') return HEALTHGATE_VERSION;
+  // dist/bin/healthgate.js → package.json two levels up.
   for (const candidate of [join(__dirname, '..', '..', 'package.json'), join(__dirname, '..', 'package.json')]) {
     try {
       return (JSON.parse(readFileSync(candidate, 'utf8')) as { version: string }).version;

@@ -1,0 +1,35 @@
+# healthgate's image: healthgate in front of the bundled demo WebSocket echo app.
+# Deployed as it is (Railway, a pod, `docker run -p 8080:8080`), it answers GET /health and
+# echoes WebSocket messages on $PORT (8080 by default).
+# An app image takes three things from it, and nothing else:
+#   COPY --from=healthgate /usr/local/bin/node /usr/local/bin/node
+#   COPY --from=healthgate /app/healthgate.cjs /app/healthgate.cjs
+#   COPY --from=healthgate /usr/bin/tini-static /usr/bin/tini
+# (see docs/railway.md).
+
+# Build stage: the README's build steps, with the dev dependencies (TypeScript, esbuild).
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run build
+
+# Final stage: node, tini and two files. npm, npx, corepack and yarn are removed: nothing here
+# installs packages at run time.
+FROM node:20-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+    /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+WORKDIR /app
+COPY --from=build /src/dist/healthgate.cjs /src/dist/demo.cjs /app/
+# The node image's unprivileged user (uid 1000); healthgate needs no privilege on a port >= 1024.
+USER node
+ENV NODE_ENV=production PORT=8080
+EXPOSE 8080
+# tini is PID 1: it forwards signals to healthgate and reaps orphaned grandchildren of the app.
+ENTRYPOINT ["tini", "--", "node", "/app/healthgate.cjs"]
+# The default backend: the demo echo app on port 8081 (healthgate sets its PORT to 8081).
+CMD ["--backend-port", "8081", "--", "node", "/app/demo.cjs"]

@@ -1,0 +1,160 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { DEBIAN_PYTHON, localCommand, startContainerCommand } from './container';
+import { only, parseDockerfile, readDockerfile, type Stage } from './dockerfile';
+import { codeBlock } from './markdown';
+import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
+
+// The deployment examples in docs/: their container commands, run here with the image's paths
+// mapped onto the local build (no Docker engine, no Railway, no cluster on this machine).
+
+const EXAMPLES = join(ROOT, 'docs', 'examples');
+
+function hasPythonWebsockets(): boolean {
+  try {
+    execFileSync(DEBIAN_PYTHON, ['-c', 'import websockets'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+// .ci/run installs Debian's python3-websockets; elsewhere the Python cases say why they skip.
+const withPython = hasPythonWebsockets();
+const itWithPython = withPython ? it : it.skip;
+if (!withPython) console.warn(`${DEBIAN_PYTHON} has no websockets module: the Python examples are skipped (apt-get install python3-websockets)`);
+
+function exampleStages(name: string): Stage[] {
+  return parseDockerfile(readFileSync(join(EXAMPLES, name, 'Dockerfile'), 'utf8'));
+}
+
+/** ENTRYPOINT + CMD of a Dockerfile's last stage. */
+function containerArgv(stages: Stage[]): string[] {
+  const last = stages.at(-1)!;
+  return [...only(last, 'ENTRYPOINT')[0].args!, ...only(last, 'CMD')[0].args!];
+}
+
+/** Starts a container command here and checks health and a WebSocket echo through it. */
+async function checkHealthAndEcho(argv: readonly string[], cwd: string): Promise<void> {
+  const command = await localCommand(argv);
+  if (command.notes.length > 0) console.warn(command.notes.join('; '));
+  const container = startContainerCommand(command, cwd);
+  const port = await container.port();
+  await waitForStatus(port, '/health', 200);
+  expect(await httpGet(port, '/health')).toEqual({ status: 200, body: 'ok\n' });
+  const echo = await wsRoundTrip(port, '/');
+  expect(echo.text).toBe('hello through healthgate');
+  expect(echo.binary).toEqual(Buffer.from([0, 1, 2, 253, 254, 255]));
+  await container.stop();
+  expect(await container.exited).toBe(0);
+}
+
+describe('docs/examples: what an app image takes from healthgate', () => {
+  const image = readDockerfile(ROOT).at(-1)!;
+  // What healthgate's final stage holds: node from its base image, the bundle it copies, and the
+  // files of Debian's tini package, which it installs.
+  const imageHas = (path: string): boolean => {
+    if (path === '/usr/local/bin/node') return /^node:/.test(image.from);
+    if (path.startsWith('/app/')) return only(image, 'COPY').some((c) => c.text.includes(path.slice('/app/'.length)));
+    if (path === '/usr/bin/tini' || path === '/usr/bin/tini-static') {
+      return only(image, 'RUN').some((r) => /apt-get install .*\btini\b/.test(r.text));
+    }
+    return false;
+  };
+
+  it.each(['railway-python', 'railway-node'])('%s copies only files that healthgate\'s image has', (name) => {
+    const stages = exampleStages(name);
+    expect(stages[0].name).toBe('healthgate');
+    const copies = only(stages.at(-1)!, 'COPY').filter((c) => c.text.startsWith('--from=healthgate'));
+    expect(copies.length).toBeGreaterThan(0);
+    for (const copy of copies) {
+      const [, source] = copy.text.split(/\s+/);
+      expect({ source, inImage: imageHas(source) }).toEqual({ source, inImage: true });
+    }
+  });
+
+  it("Debian's tini package has the static tini that the examples copy", () => {
+    let files: string;
+    try {
+      files = execFileSync('dpkg', ['-L', 'tini'], { encoding: 'utf8' });
+    } catch {
+      console.warn('tini is not installed here (.ci/run installs it): cannot list its files');
+      return;
+    }
+    expect(files.split('\n')).toContain('/usr/bin/tini-static');
+    expect(existsSync('/usr/bin/tini-static')).toBe(true);
+  });
+});
+
+describe('docs/examples: the containers run', () => {
+  itWithPython('railway-python: ENTRYPOINT + CMD answer /health and echo over WebSocket', async () => {
+    await checkHealthAndEcho(containerArgv(exampleStages('railway-python')), join(EXAMPLES, 'railway-python'));
+  });
+
+  it('railway-node: ENTRYPOINT + CMD answer /health and echo over WebSocket', async () => {
+    await checkHealthAndEcho(containerArgv(exampleStages('railway-node')), join(EXAMPLES, 'railway-node'));
+  });
+
+  itWithPython("railway.md's start command keeps tini and healthgate in front of the app", async () => {
+    const block = codeBlock(join(ROOT, 'docs', 'railway.md'), 'railway-start-command').text;
+    // Railway runs a start command in exec form: split on spaces, no shell.
+    const argv = block.trim().split(/\s+/);
+    expect(argv.slice(0, 4)).toEqual(['tini', '--', 'node', '/app/healthgate.cjs']);
+    await checkHealthAndEcho(argv, join(EXAMPLES, 'railway-python'));
+  });
+});
+
+describe('docs/examples/kubernetes/pod.yaml', () => {
+  interface Probe {
+    httpGet: { path: string; port: string | number };
+  }
+  interface Container {
+    args: string[];
+    env: Array<{ name: string; value: string }>;
+    ports: Array<{ name: string; containerPort: number }>;
+    readinessProbe: Probe;
+    livenessProbe: Probe;
+  }
+  const pod = parseYaml(readFileSync(join(EXAMPLES, 'kubernetes', 'pod.yaml'), 'utf8')) as {
+    kind: string;
+    spec: { terminationGracePeriodSeconds: number; containers: Container[] };
+  };
+  const [container] = pod.spec.containers;
+  const flag = (name: string): string | undefined => container.args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+
+  it('probes the port healthgate listens on: readiness on a readiness path, liveness on a live path', () => {
+    expect(pod.kind).toBe('Pod');
+    const port = container.env.find((e) => e.name === 'PORT')?.value;
+    const named = container.ports.find((p) => p.name === container.readinessProbe.httpGet.port);
+    expect(String(named?.containerPort)).toBe(port);
+    expect(container.livenessProbe.httpGet.port).toBe(container.readinessProbe.httpGet.port);
+    expect(container.readinessProbe.httpGet.path).toBe(flag('health-path'));
+    expect(container.livenessProbe.httpGet.path).toBe(flag('live-path'));
+  });
+
+  it('fits the shutdown delay and the drain timeout inside terminationGracePeriodSeconds, with room to exit', () => {
+    const budgetMs = Number(flag('shutdown-delay')) + Number(flag('drain-timeout'));
+    expect(budgetMs).toBeGreaterThan(0);
+    expect(budgetMs + 2000).toBeLessThanOrEqual(pod.spec.terminationGracePeriodSeconds * 1000);
+  });
+
+  it("runs as the image's ENTRYPOINT + args: both probes 200, then on SIGTERM readiness 503, liveness 200, still accepting", async () => {
+    const entrypoint = only(readDockerfile(ROOT).at(-1)!, 'ENTRYPOINT')[0].args!;
+    const command = await localCommand([...entrypoint, ...container.args]);
+    const gate = startContainerCommand(command, ROOT);
+    const port = await gate.port();
+    const readiness = container.readinessProbe.httpGet.path;
+    const liveness = container.livenessProbe.httpGet.path;
+    await waitForStatus(port, readiness, 200);
+    expect((await httpGet(port, liveness)).status).toBe(200);
+    // The pod is deleted: SIGTERM reaches healthgate through tini.
+    gate.proc.kill('SIGTERM');
+    await gate.waitForLine((l) => l.includes('"message":"shutdown delay"'));
+    expect(await httpGet(port, readiness)).toEqual({ status: 503, body: 'unavailable: draining\n' });
+    expect((await httpGet(port, liveness)).status).toBe(200);
+    // During the delay a client that still arrives is piped to the app.
+    expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
+    await gate.stop();
+  });
+});

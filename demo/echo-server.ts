@@ -3,7 +3,8 @@ import { WebSocketServer } from 'ws';
 
 /**
  * The bundled demo app: a plain WebSocket echo server that knows nothing about health checks.
- * It listens on $PORT, which healthgate sets to the backend port in entrypoint mode.
+ * It listens on $PORT, which healthgate sets to the backend port in entrypoint mode; its optional
+ * argument is healthgate's public port, only to print where to connect.
  */
 const port = Number(process.env.PORT ?? 8081);
 const server = createServer((req, res) => {
@@ -20,7 +21,10 @@ wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
 server.listen(port, () => {
-  process.stdout.write(`demo echo app listening on port ${port}\n`);
+  // The app's own port is internal: users connect through healthgate's public port.
+  const publicPort = Number(process.argv[2] ?? 0);
+  const where = publicPort > 0 ? `http://localhost:${publicPort}/app (page), ws://localhost:${publicPort}/ (echo)` : "healthgate's port (see its start line)";
+  process.stdout.write(`demo echo app on internal port ${port}; connect through healthgate: ${where}\n`);
 });
 const stop = (): void => {
   for (const client of wss.clients) client.close(1001, 'server shutting down');

@@ -48,10 +48,7 @@ export function splice(client: Socket, backend: Socket, options: SpliceOptions):
     }, options.halfCloseTimeoutMs);
   };
   const onClose = (): void => {
-    if (--open > 0) {
-      // A socket that closed before both its directions ended cleanly was cut: cut its peer too.
-      return;
-    }
+    if (--open > 0) return;
     if (halfCloseTimer) clearTimeout(halfCloseTimer);
     options.onClose({
       toBackendBytes: backend.bytesWritten,
@@ -61,6 +58,7 @@ export function splice(client: Socket, backend: Socket, options: SpliceOptions):
     });
   };
   const onSocketClose = (socket: Socket, peer: Socket) => (): void => {
+    // A socket that closed before both its directions ended cleanly was cut: cut its peer too.
     if (!(socket.readableEnded && socket.writableFinished)) peer.destroy();
     onClose();
   };

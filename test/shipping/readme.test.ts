@@ -30,7 +30,7 @@ describe("README's commands", () => {
     const backendPort = await freePort();
     const argv = script
       .slice('npm run build && '.length)
-      .replace('${PORT:-8080}', '0')
+      .replaceAll('${PORT:-8080}', '0')
       .replace('--backend-port 8081', `--backend-port ${backendPort}`)
       .split(/\s+/)
       .map((arg) => (arg === 'node' ? process.execPath : arg));

@@ -37,6 +37,35 @@ const LINGER_MS = 2000;
 // An upper-case method token and a space: the stream began like HTTP (SPEC 3, 503 vs close).
 const HTTP_LIKE = /^(?:\r?\n)?[A-Z][A-Z0-9_-]* /;
 const TOKEN_PREFIX = /^(?:\r?\n)?[A-Z][A-Z0-9_-]*$|^\r?\n?$/;
+// How many first bytes tell HTTP-like from not when the backend is unreachable.
+const REFUSE_PROBE_BYTES = 64;
+
+const kConnection = Symbol('healthgate.connection');
+
+/** A client socket carrying its Connection, so that listeners are shared functions, not closures. */
+interface ClientSocket extends Socket {
+  [kConnection]: Connection;
+}
+
+// Module-level listeners (as ws does): accepting a connection allocates no closures.
+function onClientData(this: ClientSocket, chunk: Buffer): void {
+  this[kConnection].onClientData(chunk);
+}
+function onClientEnd(this: ClientSocket): void {
+  this[kConnection].onClientEnd();
+}
+function onClientError(this: ClientSocket, err: NodeJS.ErrnoException): void {
+  this[kConnection].onClientError(err);
+}
+function onClientClose(this: ClientSocket): void {
+  this[kConnection].onClientClose();
+}
+function onHeaderTimeout(connection: Connection): void {
+  connection.onHeaderTimeout();
+}
+function onLingerTimeout(connection: Connection): void {
+  connection.destroy();
+}
 
 /** One client socket: sniffing → answering | piping → closed. */
 export class Connection {
@@ -58,10 +87,11 @@ export class Connection {
     readonly id: number,
     private readonly onClosed: (connection: Connection) => void,
   ) {
-    socket.on('error', this.onClientError);
-    socket.on('data', this.onClientData);
-    socket.on('end', this.onClientEnd);
-    socket.on('close', this.onClientClose);
+    (socket as ClientSocket)[kConnection] = this;
+    socket.on('error', onClientError);
+    socket.on('data', onClientData);
+    socket.on('end', onClientEnd);
+    socket.on('close', onClientClose);
     socket.setNoDelay(true);
     this.armHeaderTimer();
   }
@@ -96,8 +126,12 @@ export class Connection {
     this.socket.destroy();
   }
 
-  private readonly onClientData = (chunk: Buffer): void => {
+  /** Socket events, through the module-level listeners above. */
+  onClientData(chunk: Buffer): void {
     this.receivedAny = true;
+    // closing: lingering close drops what the client still sends; appending it would buffer
+    // without bound for the whole linger time (a half-open client can send hundreds of MB).
+    if (this.state === 'closing') return;
     const rest = this.bodySkipper ? this.skipBody(chunk) : chunk;
     if (rest.length > 0) this.append(rest);
     switch (this.state) {
@@ -116,31 +150,31 @@ export class Connection {
         // closing: lingering close drops what the client still sends.
         break;
     }
-  };
+  }
 
-  private readonly onClientEnd = (): void => {
+  onClientEnd(): void {
     this.clientEnded = true;
     if (this.state === 'sniffing') this.process();
     else if (this.state === 'refusing') this.refuse();
-  };
+  }
 
-  private readonly onClientError = (err: NodeJS.ErrnoException): void => {
+  onClientError(err: NodeJS.ErrnoException): void {
     // A client that resets or vanishes costs only its own connection.
     if (this.ctx.log.debugEnabled) {
       this.ctx.log.debug('client error', { conn: this.id, peer: this.peer, reason: err.code ?? err.message, state: this.state });
     }
     this.socket.destroy();
-  };
+  }
 
-  private readonly onClientClose = (): void => {
+  onClientClose(): void {
     if (this.state === 'piping') return;
     this.setState('closed');
     if (!this.route) this.classify(this.receivedAny ? 'rejected' : 'silent');
     if (!this.receivedAny && this.ctx.log.debugEnabled) this.ctx.log.debug('silent connection', { conn: this.id, peer: this.peer });
     this.finish();
-  };
+  }
 
-  private readonly onHeaderTimeout = (): void => {
+  onHeaderTimeout(): void {
     this.headerTimer = undefined;
     if (this.state === 'refusing') {
       this.destroy();
@@ -150,7 +184,7 @@ export class Connection {
     // SPEC 3: silence (at the start or between keep-alive requests) closes silently; a partial head is 408.
     if (this.length === 0 && !this.bodySkipper) this.destroy();
     else this.reject('HG_HEAD_TIMEOUT', `no complete head within ${this.ctx.headerTimeoutMs} ms`);
-  };
+  }
 
   private setState(next: ConnectionState): void {
     if (this.state === 'sniffing' && next !== 'sniffing') this.clearHeaderTimer();
@@ -159,7 +193,7 @@ export class Connection {
 
   private armHeaderTimer(): void {
     this.clearHeaderTimer();
-    this.headerTimer = setTimeout(this.onHeaderTimeout, this.ctx.headerTimeoutMs);
+    this.headerTimer = setTimeout(onHeaderTimeout, this.ctx.headerTimeoutMs, this);
   }
 
   private clearHeaderTimer(): void {
@@ -288,10 +322,10 @@ export class Connection {
 
   private connectBackend(): void {
     this.setState('connecting');
-    this.ctx.backend.connect(CONNECT_TIMEOUT_MS, this.onBackendConnect);
+    this.ctx.backend.connect(CONNECT_TIMEOUT_MS, (err, backend) => this.onBackendConnect(err, backend));
   }
 
-  private readonly onBackendConnect = (err: BackendUnreachableError | undefined, backend: Socket | undefined): void => {
+  private onBackendConnect(err: BackendUnreachableError | undefined, backend: Socket | undefined): void {
     if (this.state !== 'connecting') {
       // The client left while we connected.
       backend?.destroy();
@@ -305,15 +339,16 @@ export class Connection {
       return;
     }
     this.handOver(backend);
-  };
+  }
 
   /** SPEC 3: an unreachable backend gets 503 for a stream that began like HTTP, a close otherwise. */
   private refuse(): void {
-    const head = this.buffered.subarray(0, 64).toString('latin1');
+    const head = this.buffered.subarray(0, REFUSE_PROBE_BYTES).toString('latin1');
     if (HTTP_LIKE.test(head)) {
       this.reject('HG_BACKEND_UNREACHABLE', `backend ${this.ctx.backend.label} unreachable`, ['Retry-After: 1']);
-    } else if (TOKEN_PREFIX.test(head) && !this.clientEnded) {
-      // Still undecided (an upper-case token without its space yet): wait for more, up to the header timeout.
+    } else if (TOKEN_PREFIX.test(head) && !this.clientEnded && this.length < REFUSE_PROBE_BYTES) {
+      // Still undecided (an upper-case token without its space yet): wait for more, up to the header
+      // timeout. A token as long as the probe is no method: waiting would buffer without bound.
     } else {
       this.classify('rejected');
       this.ctx.log.debug('backend unreachable, not HTTP: closing', { conn: this.id, peer: this.peer });
@@ -332,11 +367,11 @@ export class Connection {
       sniffed,
       clientEnded: this.clientEnded,
       halfCloseTimeoutMs: this.ctx.halfCloseTimeoutMs,
-      onClose: this.onTunnelClose,
+      onClose: (result) => this.onTunnelClose(result),
     });
   }
 
-  private readonly onTunnelClose = (result: TunnelResult): void => {
+  private onTunnelClose(result: TunnelResult): void {
     this.ctx.metrics.addTunnelBytes(result.toBackendBytes, result.toClientBytes);
     if (result.error && this.ctx.log.debugEnabled) {
       this.ctx.log.debug('tunnel error', { conn: this.id, peer: this.peer, reason: (result.error as NodeJS.ErrnoException).code });
@@ -344,7 +379,7 @@ export class Connection {
     if (result.halfCloseTimedOut) this.ctx.log.debug('half-closed tunnel timed out', { conn: this.id, peer: this.peer });
     this.state = 'closed';
     this.finish();
-  };
+  }
 
   /** Answers an error once, then closes (SPEC 3). */
   private reject(code: AnsweredErrorCode, detail: string, extraHeaders: readonly string[] = []): void {
@@ -361,7 +396,7 @@ export class Connection {
     this.bodySkipper = undefined;
     this.socket.end();
     this.socket.resume();
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    this.lingerTimer = setTimeout(onLingerTimeout, LINGER_MS, this);
   }
 
   private classify(route: ConnectionRoute): void {
@@ -371,10 +406,10 @@ export class Connection {
   }
 
   private detach(): void {
-    this.socket.removeListener('error', this.onClientError);
-    this.socket.removeListener('data', this.onClientData);
-    this.socket.removeListener('end', this.onClientEnd);
-    this.socket.removeListener('close', this.onClientClose);
+    this.socket.removeListener('error', onClientError);
+    this.socket.removeListener('data', onClientData);
+    this.socket.removeListener('end', onClientEnd);
+    this.socket.removeListener('close', onClientClose);
   }
 
   private finish(): void {

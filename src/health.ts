@@ -18,22 +18,29 @@ export interface HealthStatus {
 /** Returns the bytes of a health answer: 200 `ok` or 503 `unavailable: <reason>`, as text or JSON (SPEC: Health answers). */
 export function renderHealth(head: RequestHead, status: HealthStatus): Buffer {
   const code = status.ok ? 200 : 503;
-  let body: string;
-  let type: string;
-  if (head.wantsJson) {
-    type = 'application/json';
-    body = JSON.stringify({
-      status: status.ok ? 'ok' : 'unavailable',
-      backend: status.backend,
-      draining: status.draining,
-      uptimeSeconds: Math.round(status.uptimeSeconds * 10) / 10,
-      ...(status.ok ? {} : { reason: status.reason ?? 'unavailable' }),
-    });
-  } else {
-    type = 'text/plain; charset=utf-8';
-    body = status.ok ? 'ok\n' : `unavailable: ${status.reason ?? 'unavailable'}\n`;
+  if (!head.wantsJson) return renderTextHealth(code, head, status.ok ? 'ok\n' : `unavailable: ${status.reason ?? 'unavailable'}\n`);
+  const body = JSON.stringify({
+    status: status.ok ? 'ok' : 'unavailable',
+    backend: status.backend,
+    draining: status.draining,
+    uptimeSeconds: Math.round(status.uptimeSeconds * 10) / 10,
+    ...(status.ok ? {} : { reason: status.reason ?? 'unavailable' }),
+  });
+  return renderResponse(code, head, 'application/json', Buffer.from(body, 'utf8'));
+}
+
+// Text answers are few: two codes × HEAD or GET × keep-alive or not × a fixed set of reasons. Each
+// is rendered once, since platforms check often and open a new connection for each check.
+const TEXT_ANSWERS = new Map<string, Buffer>();
+
+function renderTextHealth(code: number, head: RequestHead, body: string): Buffer {
+  const key = `${code}|${head.method}|${head.keepAlive ? 1 : 0}|${body}`;
+  let bytes = TEXT_ANSWERS.get(key);
+  if (!bytes) {
+    bytes = renderResponse(code, head, 'text/plain; charset=utf-8', Buffer.from(body, 'utf8'));
+    TEXT_ANSWERS.set(key, bytes);
   }
-  return renderResponse(code, head, type, Buffer.from(body, 'utf8'));
+  return bytes;
 }
 
 /** Returns the bytes of an answer to a local request, keeping the connection open when the request allows. */

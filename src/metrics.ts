@@ -60,8 +60,14 @@ export class Metrics {
 
   /** Counts a connection once it is classified. */
   countConnection(route: ConnectionRoute): void {
-    this.connections.inc({ route });
+    // Bound children: no label hashing per connection.
+    let child = this.connectionsByRoute.get(route);
+    if (!child) this.connectionsByRoute.set(route, (child = this.connections.labels({ route })));
+    child.inc();
   }
+
+  private readonly connectionsByRoute = new Map<ConnectionRoute, { inc(): void }>();
+  private readonly healthByLabel = new Map<string, { inc(): void }>();
 
   /** Tracks open client connections. */
   connectionOpened(): void {
@@ -83,7 +89,10 @@ export class Metrics {
   }
 
   countHealthResponse(kind: 'readiness' | 'liveness', status: number): void {
-    this.healthResponses.inc({ kind, status: String(status) });
+    const key = `${kind} ${status}`;
+    let child = this.healthByLabel.get(key);
+    if (!child) this.healthByLabel.set(key, (child = this.healthResponses.labels({ kind, status: String(status) })));
+    child.inc();
   }
 
   countError(code: AnsweredErrorCode): void {

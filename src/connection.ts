@@ -92,7 +92,7 @@ export class Connection {
     socket.on('data', onClientData);
     socket.on('end', onClientEnd);
     socket.on('close', onClientClose);
-    socket.setNoDelay(true);
+    ctx.metrics.connectionOpened();
     this.armHeaderTimer();
   }
 
@@ -413,6 +413,7 @@ export class Connection {
   }
 
   private finish(): void {
+    this.ctx.metrics.connectionClosed();
     this.clearHeaderTimer();
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.onClosed(this);

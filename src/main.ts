@@ -104,13 +104,7 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
     answerLocal,
   };
   let nextId = 0;
-  const listener = new Listener<Connection>(log, (socket: Socket, release) => {
-    metrics.connectionOpened();
-    return new Connection(socket, context, ++nextId, (connection) => {
-      metrics.connectionClosed();
-      release(connection);
-    });
-  });
+  const listener = new Listener<Connection>(log, (socket: Socket, release) => new Connection(socket, context, ++nextId, release));
 
   let supervisor: Supervisor | undefined;
   if (config.command.length > 0) {

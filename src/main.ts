@@ -150,6 +150,8 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
     log.info('draining', { signal, connections: listener.connections.size, drainTimeoutMs: config.drainTimeoutMs, child: supervisor?.running ?? false });
     const drained = Promise.all([listener.whenEmpty(), supervisor?.running ? supervisor.exited : undefined]);
     await Promise.race([drained, sleep(config.drainTimeoutMs)]);
+    // Ends the sleep that lost the race, whose timer would keep an embedding process alive.
+    hurry();
     if (supervisor?.running) {
       log.warn('child did not exit in time: SIGKILL', { pid: supervisor.pid });
       supervisor.signal('SIGKILL');

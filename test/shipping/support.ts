@@ -38,14 +38,7 @@ export async function startWsEcho(): Promise<{ port: number }> {
 }
 
 /** A port that was free a moment ago (for a backend that a child process will bind). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../helpers/raw';
 
 /** A child process with its output lines; killed (SIGTERM, then SIGKILL) and awaited at cleanup. */
 export class Child {

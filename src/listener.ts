@@ -1,6 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { hasErrnoCode } from './errors';
 import type { Log } from './log';
+
+// Descriptors kept for what is not a client connection or its backend socket: stdio, the event
+// loop's own, readiness checks, a child's spawn, and libuv's spare for its EMFILE trick.
+const RESERVED_FDS = 32;
 
 /** The public net.Server: accepts, tracks open connections, stops accepting, waits for the last one. */
 export class Listener<C> {
@@ -15,6 +20,14 @@ export class Listener<C> {
     // allowHalfOpen: a client's FIN ends only its direction (SPEC 2: half-close honoured).
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, this.onConnection);
     this.server.on('error', this.onServerError);
+    // Out of descriptors, libuv accepts and closes the excess by itself (its EMFILE trick) and
+    // tells nobody, and backend connects and readiness checks fail with EMFILE. A cap under the
+    // open-file limit keeps a backend socket for every client and makes each refusal visible.
+    const cap = connectionCap(readOpenFileLimit());
+    if (cap !== undefined) {
+      this.server.maxConnections = cap;
+      this.server.on('drop', this.onDrop);
+    }
   }
 
   /** Open connections now. */
@@ -66,9 +79,35 @@ export class Listener<C> {
     for (const resolve of waiters) resolve();
   };
 
+  private readonly onDrop = (): void => {
+    // One line per burst: log.ts summarises the rest ("… and N more in the last second").
+    this.log.warn('connection dropped: open-file limit', { maxConnections: this.server.maxConnections });
+  };
+
   private readonly onServerError = (err: NodeJS.ErrnoException): void => {
-    // Accept failures (EMFILE when descriptors run out) cost the connection being accepted, never
-    // the process; libuv closes that connection and goes on accepting.
+    // Accept failures that libuv does not hide (EMFILE once even its spare descriptor is gone)
+    // cost the connection being accepted, never the process; libuv goes on accepting.
     if (this.server.listening) this.log.warn('accept failed', { reason: err.code ?? err.message });
   };
+}
+
+/**
+ * The most client connections that `openFileLimit` descriptors carry, each with its backend
+ * socket, after a reserve; undefined (no cap) when the limit is unknown or unlimited.
+ */
+export function connectionCap(openFileLimit: number | undefined): number | undefined {
+  if (openFileLimit === undefined || !Number.isFinite(openFileLimit)) return undefined;
+  return Math.max(1, Math.floor((openFileLimit - RESERVED_FDS) / 2));
+}
+
+/** The soft open-file limit (Linux: /proc/self/limits; Node has raised it to the hard limit), if known. */
+function readOpenFileLimit(): number | undefined {
+  let limits: string;
+  try {
+    limits = readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+  return soft === undefined || soft === 'unlimited' ? undefined : Number(soft);
 }

@@ -187,13 +187,16 @@ export class Connection {
   }
 
   private setState(next: ConnectionState): void {
-    if (this.state === 'sniffing' && next !== 'sniffing') this.clearHeaderTimer();
+    // While answering, the header timer may still fire: onHeaderTimeout ignores every state but
+    // sniffing, and the answer re-arms it.
+    if (next !== 'sniffing' && next !== 'answering') this.clearHeaderTimer();
     this.state = next;
   }
 
   private armHeaderTimer(): void {
-    this.clearHeaderTimer();
-    this.headerTimer = setTimeout(onHeaderTimeout, this.ctx.headerTimeoutMs, this);
+    // Keep-alive requests re-arm the same timer rather than allocate one each.
+    if (this.headerTimer) this.headerTimer.refresh();
+    else this.headerTimer = setTimeout(onHeaderTimeout, this.ctx.headerTimeoutMs, this);
   }
 
   private clearHeaderTimer(): void {

@@ -36,7 +36,7 @@ interface TunnelSocket extends Socket {
  * an error on either side destroys both. Both sockets must have been created with allowHalfOpen.
  */
 export function splice(client: Socket, backend: Socket, options: SpliceOptions): void {
-  const tunnel = new Tunnel(client as TunnelSocket, backend as TunnelSocket, options);
+  const tunnel = new Tunnel(client as TunnelSocket, backend as TunnelSocket, options.halfCloseTimeoutMs, options.onClose);
   if (options.sniffed.length > 0 && !backend.write(options.sniffed)) client.pause();
   if (options.clientEnded) {
     backend.end();
@@ -93,10 +93,12 @@ class Tunnel {
   private halfCloseTimer: NodeJS.Timeout | undefined;
   private halfCloseTimedOut = false;
 
+  // Not the options: the sniffed bytes are the backend's once written, not ours to keep.
   constructor(
     private readonly client: TunnelSocket,
     private readonly backend: TunnelSocket,
-    private readonly options: SpliceOptions,
+    private readonly halfCloseTimeoutMs: number,
+    private readonly onClose: (result: TunnelResult) => void,
   ) {
     client[kPeer] = backend;
     backend[kPeer] = client;
@@ -109,7 +111,7 @@ class Tunnel {
       this.halfCloseTimedOut = true;
       this.client.destroy();
       this.backend.destroy();
-    }, this.options.halfCloseTimeoutMs);
+    }, this.halfCloseTimeoutMs);
   }
 
   fail(err: Error): void {
@@ -125,7 +127,7 @@ class Tunnel {
   socketClosed(): void {
     if (--this.open > 0) return;
     if (this.halfCloseTimer) clearTimeout(this.halfCloseTimer);
-    this.options.onClose({
+    this.onClose({
       toBackendBytes: this.backend.bytesWritten,
       toClientBytes: this.backend.bytesRead,
       error: this.firstError,

@@ -27,6 +27,8 @@ export type Verdict =
 export interface SniffRules {
   readonly targets: ReadonlyMap<string, LocalTarget>;
   readonly maxHeaderBytes: number;
+  /** Verdicts of recent complete heads by their bytes: a platform's probe sends the same head each time. */
+  readonly recentHeads: Map<string, Verdict>;
 }
 
 /** Compiles the configured paths into rules; earlier kinds win where a path repeats. */
@@ -40,7 +42,7 @@ export function compileRules(options: {
   for (const path of options.healthPaths) targets.set(path, 'health');
   for (const path of options.livePaths) if (!targets.has(path)) targets.set(path, 'live');
   if (options.metricsPath && !targets.has(options.metricsPath)) targets.set(options.metricsPath, 'metrics');
-  return { targets, maxHeaderBytes: options.maxHeaderBytes };
+  return { targets, maxHeaderBytes: options.maxHeaderBytes, recentHeads: new Map() };
 }
 
 const CR = 0x0d;
@@ -53,8 +55,12 @@ const BACKEND: Verdict = Object.freeze({ kind: 'backend' });
 const METHODS = ['GET ', 'HEAD '].map((m) => Buffer.from(m, 'latin1'));
 const VERSION_PREFIX = Buffer.from('HTTP/1.', 'latin1');
 const SCHEMES = ['http://', 'https://'].map((s) => Buffer.from(s, 'latin1'));
-// RFC 9110 token characters for a header name.
-const HEADER_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*$/;
+const COLON = 0x3a;
+const HTAB = 0x09;
+// RFC 9110 token characters, the bytes a header name may have.
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
+const UPGRADE = Buffer.from('upgrade', 'latin1');
 
 /**
  * Judges the bytes received so far on a stream (from its start, or from the end of the previous
@@ -85,7 +91,27 @@ export function sniff(buf: Buffer, rules: SniffRules): Verdict {
   if (headEnd === undefined || headEnd - start > rules.maxHeaderBytes) {
     return limitHead(NEED_MORE, buf, start, rules, headEnd);
   }
-  return judgeHead(buf.subarray(start, headEnd), target.path, rules.targets.get(target.path)!, headEnd);
+  return judgeHeadOnce(buf, start, headEnd, target.path, rules);
+}
+
+// Bounds the memo: a few probes' heads fit; a flood of distinct heads only clears it now and then.
+const RECENT_HEADS_MAX = 64;
+const RECENT_HEAD_MAX_BYTES = 1024;
+
+/** judgeHead through the memo of recent answered heads; the same bytes always get the same verdict. */
+function judgeHeadOnce(buf: Buffer, start: number, headEnd: number, path: string, rules: SniffRules): Verdict {
+  if (headEnd > RECENT_HEAD_MAX_BYTES) return judgeHead(buf.subarray(start, headEnd), path, rules.targets.get(path)!, headEnd);
+  const key = buf.toString('latin1', 0, headEnd);
+  let verdict = rules.recentHeads.get(key);
+  if (!verdict) {
+    verdict = judgeHead(buf.subarray(start, headEnd), path, rules.targets.get(path)!, headEnd);
+    // Only answered heads repeat; an upgrade's head carries a fresh Sec-WebSocket-Key each time.
+    if (verdict.kind === 'local') {
+      if (rules.recentHeads.size >= RECENT_HEADS_MAX) rules.recentHeads.clear();
+      rules.recentHeads.set(key, verdict);
+    }
+  }
+  return verdict;
 }
 
 /** A possible health request may grow only to maxHeaderBytes: past it, 431 at once (SPEC 3). */
@@ -195,12 +221,14 @@ interface ParsedHead {
 
 /** Parses a complete head of a possible health request; an upgrade goes to the backend. */
 function judgeHead(head: Buffer, path: string, target: LocalTarget, headEnd: number): Verdict {
-  const lineError = findBadHeaderLine(head);
-  if (lineError) return badRequest(lineError);
+  const lines = scanHeaderLines(head);
+  if (typeof lines === 'string') return badRequest(lines);
+  // SPEC 2: an upgrade on any path, also '/', belongs to the backend; the rest of its head is the
+  // backend's business, so the parser is spared (a WebSocket app on '/' pays this per connection).
+  if (lines.upgrade) return BACKEND;
   const parsed = parseHead(head);
   if (parsed instanceof Error) return badRequest(`unparsable head: ${parsed.message}`);
 
-  let upgrade = false;
   let wantsJson = false;
   const connection: string[] = [];
   const lengths: string[] = [];
@@ -208,9 +236,6 @@ function judgeHead(head: Buffer, path: string, target: LocalTarget, headEnd: num
   for (let i = 0; i < parsed.headers.length; i += 2) {
     const value = parsed.headers[i + 1];
     switch (parsed.headers[i].toLowerCase()) {
-      case 'upgrade':
-        upgrade = true;
-        break;
       case 'accept':
         wantsJson ||= value.toLowerCase().includes('application/json');
         break;
@@ -225,9 +250,6 @@ function judgeHead(head: Buffer, path: string, target: LocalTarget, headEnd: num
         break;
     }
   }
-  // SPEC 2: an upgrade on any path, also '/', belongs to the backend.
-  if (upgrade) return BACKEND;
-
   const body = bodyLength(lengths, codings);
   if (typeof body === 'string') return badRequest(body);
   const keepAlive = parsed.versionMinor === 1 ? !connection.includes('close') : connection.includes('keep-alive');
@@ -261,29 +283,51 @@ function bodyLength(lengths: string[], codings: string[]): BodyLength | string {
   return bytes === 0 ? { kind: 'none' } : { kind: 'length', bytes };
 }
 
-/** http-parser-js folds and skips bad lines silently; SPEC 3 wants 400 for them, so lines are checked first. */
-function findBadHeaderLine(head: Buffer): string | undefined {
-  const lines = head.toString('latin1').split('\n');
-  // lines[0] is the request line (already matched); the last two are the blank line and ''.
-  for (let i = 1; i < lines.length - 2; i++) {
-    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-    if (line.startsWith(' ') || line.startsWith('\t')) return 'obsolete line folding';
-    if (!HEADER_LINE.test(line)) return 'bad header line';
+/**
+ * Checks every header line (http-parser-js folds and skips bad lines silently; SPEC 3 wants 400)
+ * and notes an Upgrade header, in one pass over the bytes. Returns what is wrong, if anything.
+ */
+function scanHeaderLines(head: Buffer): { upgrade: boolean } | string {
+  let upgrade = false;
+  let at = head.indexOf(LF) + 1;
+  for (;;) {
+    const lf = head.indexOf(LF, at);
+    const end = lf > at && head[lf - 1] === CR ? lf - 1 : lf;
+    // The blank line that ends the head.
+    if (end === at) return { upgrade };
+    if (head[at] === SP || head[at] === HTAB) return 'obsolete line folding';
+    let colon = at;
+    while (colon < end && TOKEN[head[colon]] === 1) colon++;
+    if (colon === at || colon === end || head[colon] !== COLON) return 'bad header line';
+    for (let i = colon + 1; i < end; i++) {
+      const byte = head[i];
+      if ((byte < SP && byte !== HTAB) || byte === 0x7f) return 'bad header line';
+    }
+    if (colon - at === UPGRADE.length && isUpgradeName(head, at)) upgrade = true;
+    at = lf + 1;
   }
-  return undefined;
 }
 
+function isUpgradeName(head: Buffer, at: number): boolean {
+  for (let i = 0; i < UPGRADE.length; i++) if ((head[at + i] | 0x20) !== UPGRADE[i]) return false;
+  return true;
+}
+
+// One parser serves every head: heads are parsed whole and synchronously, so none overlap.
+const HEAD_PARSER = new HTTPParser(HTTPParser.REQUEST);
+let lastParsed: ParsedHead | undefined;
+HEAD_PARSER[HTTPParser.kOnHeadersComplete] = (info: { versionMinor: number; headers: string[] }) => {
+  lastParsed = { versionMinor: info.versionMinor, headers: info.headers };
+  return 0;
+};
+
 function parseHead(head: Buffer): ParsedHead | Error {
-  const parser = new HTTPParser(HTTPParser.REQUEST);
-  let parsed: ParsedHead | undefined;
-  parser[HTTPParser.kOnHeadersComplete] = (info: { versionMinor: number; headers: string[] }) => {
-    parsed = { versionMinor: info.versionMinor, headers: info.headers };
-    return 0;
-  };
-  parser.maxHeaderSize = head.length + 1;
-  const result = parser.execute(head);
+  HEAD_PARSER.initialize(HTTPParser.REQUEST);
+  HEAD_PARSER.maxHeaderSize = head.length + 1;
+  lastParsed = undefined;
+  const result = HEAD_PARSER.execute(head);
   if (result instanceof Error) return result;
-  return parsed ?? new Error('incomplete head');
+  return lastParsed ?? new Error('incomplete head');
 }
 
 /** Drops a request body as it arrives; says how many bytes of a chunk were body once the body ends. */

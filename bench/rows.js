@@ -156,11 +156,12 @@ function defineRows(tmpDir) {
       label: 'healthgate',
       program: `healthgate ${require(join(ROOT, 'package.json')).version} (dist/healthgate.cjs, node ${process.version})`,
       healthBy: 'proxy',
+      // Started as the image starts it (Dockerfile ENTRYPOINT): with a 2 MB V8 semi-space.
       command: (port, backendPort) =>
-        `node dist/healthgate.cjs --port ${port} --host 127.0.0.1 --backend-host 127.0.0.1 --backend-port ${backendPort} --log-level warn`,
+        `node --max-semi-space-size=2 dist/healthgate.cjs --port ${port} --host 127.0.0.1 --backend-host 127.0.0.1 --backend-port ${backendPort} --log-level warn`,
       async start({ backendPort, nodeArgs = [] }) {
         const port = await proc.freePort();
-        const argv = [...nodeArgs, join(ROOT, 'dist', 'healthgate.cjs'), '--port', port, '--host', '127.0.0.1', '--backend-host', '127.0.0.1', '--backend-port', backendPort, '--log-level', 'warn'];
+        const argv = ['--max-semi-space-size=2', ...nodeArgs, join(ROOT, 'dist', 'healthgate.cjs'), '--port', port, '--host', '127.0.0.1', '--backend-host', '127.0.0.1', '--backend-port', backendPort, '--log-level', 'warn'];
         return startProcess(node, { port, argv });
       },
     },

@@ -91,7 +91,7 @@ describe('Dockerfile', () => {
     const user = only(final, 'USER').map((u) => u.text);
     expect(user).toHaveLength(1);
     expect(user[0]).not.toMatch(/^(root|0)(:|$)/);
-    expect(only(final, 'ENTRYPOINT')[0].args).toEqual(['tini', '--', 'node', '/app/healthgate.cjs']);
+    expect(only(final, 'ENTRYPOINT')[0].args).toEqual(['tini', '--', 'node', '--max-semi-space-size=2', '/app/healthgate.cjs']);
     expect(only(final, 'CMD')[0].args).toEqual(['--backend-port', '8081', '--', 'node', '/app/demo.cjs']);
   });
 

@@ -2,6 +2,15 @@
 // docs/performance.md: the method (machine, versions, configs, what each column means, how ratios
 // are computed), the tables of one run, and the targets with pass/fail.
 const { spawnSync } = require('node:child_process');
+
+/** The hand-kept notes on what bounds the missed targets (bench/analysis.md), if present. */
+function analysis() {
+  try {
+    return require('node:fs').readFileSync(require('node:path').join(__dirname, 'analysis.md'), 'utf8');
+  } catch {
+    return '';
+  }
+}
 const { readFileSync } = require('node:fs');
 const os = require('node:os');
 const { join } = require('node:path');
@@ -79,6 +88,7 @@ backend's Node http server.
 
 ${report.targetsTable(summary)}
 
+${analysis()}
 ## Method
 
 **Machine.** ${facts.cpu}, ${facts.cores} cores, ${facts.memoryGb} GiB, Linux ${facts.kernel} (${facts.distro}).

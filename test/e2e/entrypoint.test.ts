@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
@@ -7,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { freePort, spawnCli, type CliProcess } from '../helpers/child-cli';
+import { DEBIAN_PYTHON, hasPythonWebsockets } from '../helpers/python';
 
 const CHILD_APP = join(__dirname, '..', 'fixtures', 'child-app.js');
 const PYTHON_APP = join(__dirname, '..', 'fixtures', 'echo.py');
-const DEBIAN_PYTHON = '/usr/bin/python3';
 
 const running: CliProcess[] = [];
 let scratch: string;
@@ -103,15 +102,8 @@ describe('entrypoint mode', () => {
     expect(await echoOnce(port, 'after start')).toBe('after start');
   });
 
-  const hasPythonWebsockets = existsSync(DEBIAN_PYTHON) && (() => {
-    try {
-      execFileSync(DEBIAN_PYTHON, ['-c', 'import websockets'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  (hasPythonWebsockets ? it : it.skip)('fronts a pure Python websockets app (Debian python3-websockets): health answered, WebSocket echoed', async () => {
+  const withPython = hasPythonWebsockets();
+  (withPython ? it : it.skip)('fronts a pure Python websockets app (Debian python3-websockets): health answered, WebSocket echoed', async () => {
     const { cli, port } = await startEntrypoint([], {}, [DEBIAN_PYTHON, PYTHON_APP]);
     await waitForStatus(port, 200, 10_000);
     expect(await echoOnce(port, 'hello python')).toBe('hello python');
@@ -123,7 +115,7 @@ describe('entrypoint mode', () => {
     // Python's websockets server stops cleanly on SIGTERM (its handler) and exits 0.
     expect(await cli.exit).toEqual({ code: 0, signal: null });
   });
-  if (!hasPythonWebsockets) {
+  if (!withPython) {
     it('needs python3-websockets from Debian (installed by .ci/run)', () => {
       if (process.env.CI) throw new Error('python3-websockets missing: .ci/run should have installed it');
     });

@@ -1,12 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEBIAN_PYTHON } from '../helpers/python';
 import { cleanEnv, freePort, ROOT, startChild, type Child } from './support';
 
 /** Debian's tini, installed by .ci/run; without it the commands run without their init. */
 export const TINI = '/usr/bin/tini';
-/** Debian's python3 (with python3-websockets from .ci/run); `python3` on PATH may be another one. */
-export const DEBIAN_PYTHON = '/usr/bin/python3';
-
 /** Where the image's files are on this machine: /app/*.cjs are the local build's bundles. */
 function localPath(containerPath: string, distDir: string): string {
   const match = /^\/app\/(healthgate|demo)\.cjs$/.exec(containerPath);

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { DEBIAN_PYTHON, localCommand, startContainerCommand } from './container';
+import { DEBIAN_PYTHON, hasPythonWebsockets } from '../helpers/python';
+import { localCommand, startContainerCommand } from './container';
 import { only, parseDockerfile, readDockerfile, type Stage } from './dockerfile';
 import { codeBlock } from './markdown';
 import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
@@ -12,14 +13,6 @@ import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
 
 const EXAMPLES = join(ROOT, 'docs', 'examples');
 
-function hasPythonWebsockets(): boolean {
-  try {
-    execFileSync(DEBIAN_PYTHON, ['-c', 'import websockets'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 // .ci/run installs Debian's python3-websockets; elsewhere the Python cases say why they skip.
 const withPython = hasPythonWebsockets();
 const itWithPython = withPython ? it : it.skip;

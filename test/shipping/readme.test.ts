@@ -1,22 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEBIAN_PYTHON, localCommand, startContainerCommand } from './container';
+import { DEBIAN_PYTHON, hasPythonWebsockets } from '../helpers/python';
+import { localCommand, startContainerCommand } from './container';
 import { codeBlock } from './markdown';
 import { cleanEnv, freePort, httpGet, ROOT, startChild, waitForStatus, wsRoundTrip } from './support';
 
 const README = join(ROOT, 'README.md');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
-/** True when Debian's python3 has the websockets package (.ci/run installs python3-websockets). */
-function hasPythonWebsockets(): boolean {
-  try {
-    execFileSync(DEBIAN_PYTHON, ['-c', 'import websockets'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const itWithPython = hasPythonWebsockets() ? it : it.skip;
 
 describe("README's commands", () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { defer, drainCleanup } from '../helpers/cleanup';
+import { startRawServer } from '../helpers/backends';
 import { startCli } from '../helpers/cli';
 import { mb, rssBytes } from '../helpers/proc';
 import { destroyAndWait } from '../helpers/raw';
@@ -33,23 +34,6 @@ function isStreamAt(chunk: Buffer, offset: number): boolean {
   return chunk.length <= PERIOD && chunk.equals(DOUBLED.subarray(start, start + chunk.length));
 }
 
-/** A raw TCP server in this process; each accepted socket goes to `onSocket`; closed at the end of the test. */
-async function startServer(onSocket: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
-  const sockets: Socket[] = [];
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.push(socket);
-    socket.on('error', () => undefined);
-    onSocket(socket);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  defer(async () => {
-    await Promise.all(sockets.map(destroyAndWait));
-    server.close();
-    await once(server, 'close');
-  });
-  return { server, port: (server.address() as AddressInfo).port };
-}
 
 /** Samples `pid`'s RSS every 50 ms until stopped; `max()` is the largest seen. */
 function sampleRss(pid: number): { max: () => number; stop: () => void } {
@@ -81,7 +65,7 @@ it('a backend slow to read while a client pushes 1 GiB: the client is paced, hea
   let backendSocket: Socket | undefined;
   let received = 0;
   let corrupt: string | undefined;
-  const { port: backendPort } = await startServer((socket) => {
+  const { port: backendPort } = await startRawServer((socket) => {
     backendSocket = socket;
     // It does not read at all until the test lets it.
     socket.pause();
@@ -154,7 +138,7 @@ it('a client that stops reading while the backend writes: the backend is paced (
   let written = 0;
   let falseWrites = 0;
   let maxWritableLength = 0;
-  const { port: backendPort } = await startServer((socket) => {
+  const { port: backendPort } = await startRawServer((socket) => {
     // Writes the pattern as fast as the socket takes it, waiting for 'drain' when write() says so.
     const slice = 256 * 1024;
     const pump = (): void => {
@@ -215,7 +199,7 @@ it('a client that stops reading while the backend writes: the backend is paced (
 });
 
 it('a client that pipelines health requests and reads no answers: healthgate stops reading it, stays under +200 MB RSS, and answers every request once it reads', async () => {
-  const { port: backendPort } = await startServer((socket) => socket.resume());
+  const { port: backendPort } = await startRawServer((socket) => socket.resume());
   const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--live-path', '/live', '--drain-timeout', '2000']);
   const pid = cli.child.pid!;
   const request = Buffer.from('GET /live HTTP/1.1\r\nHost: x\r\n\r\n');

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { defer, drainCleanup } from '../helpers/cleanup';
+import { startRawServer } from '../helpers/backends';
 import { startCli, type CliProcess } from '../helpers/cli';
 import { onlyResponse, parseResponse, requestHead } from '../helpers/http';
 import { mb, rssBytes, sample, scrape } from '../helpers/proc';
@@ -26,11 +27,8 @@ class HangingEchoBackend {
   ) {}
 
   static async start(): Promise<HangingEchoBackend> {
-    const sockets: Socket[] = [];
     const byFirstBytes = new Map<string, Socket>();
-    const server = createServer({ allowHalfOpen: true }, (socket) => {
-      sockets.push(socket);
-      socket.on('error', () => undefined);
+    const { port } = await startRawServer((socket) => {
       socket.once('data', (first: Buffer) => {
         byFirstBytes.set(first.toString('latin1'), socket);
         if (first.toString('latin1').startsWith('GET /hang ')) return;
@@ -39,14 +37,7 @@ class HangingEchoBackend {
         socket.pipe(socket);
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    defer(async () => {
-      await Promise.all(sockets.map(destroyAndWait));
-      server.close();
-      await once(server, 'close');
-    });
-    return new HangingEchoBackend((server.address() as AddressInfo).port, byFirstBytes);
+    return new HangingEchoBackend(port, byFirstBytes);
   }
 
   /** The backend side of the tunnel whose client sent `firstBytes` first. */

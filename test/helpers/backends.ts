@@ -185,3 +185,21 @@ export class WsBackend {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 }
+
+/** A raw TCP server in this process; each accepted socket goes to `onSocket`; closed at the end of the test. */
+export async function startRawServer(onSocket: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
+  const sockets: Socket[] = [];
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    onSocket(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  defer(async () => {
+    await Promise.all(sockets.map(destroyAndWait));
+    server.close();
+    await once(server, 'close');
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}

@@ -56,40 +56,36 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
   );
   let draining = false;
 
-  const readiness = (result: CheckResult): HealthStatus => ({
-    kind: 'readiness',
-    ok: result.ok,
-    reason: result.reason,
-    backend: result.backend,
-    draining: false,
-    uptimeSeconds: (now() - startedAt) / 1000,
-  });
+  const uptimeSeconds = (): number => (now() - startedAt) / 1000;
+  // What readiness knows without running a check (while draining, or for liveness's JSON).
+  const lastKnown = (): CheckResult => check.fresh() ?? lastCheck ?? { ok: false, backend: 'down', reason: 'backend down' };
   const healthAnswer = (head: RequestHead, status: HealthStatus): Buffer => {
     metrics.countHealthResponse(status.kind, status.ok ? 200 : 503);
     return renderHealth(head, status);
   };
+  // SPEC: readiness is the check's result, and 503 `draining` from the shutdown signal on (also
+  // for a check that was still running when the signal came).
+  const readinessAnswer = (head: RequestHead, result: CheckResult): Buffer =>
+    healthAnswer(head, {
+      kind: 'readiness',
+      ok: result.ok && !draining,
+      reason: draining ? 'draining' : result.reason,
+      backend: result.backend,
+      draining,
+      uptimeSeconds: uptimeSeconds(),
+    });
 
   const answerLocal = (target: LocalTarget, head: RequestHead): Buffer | Promise<Buffer> => {
-    const uptimeSeconds = (now() - startedAt) / 1000;
-    const backendState = config.healthCheck === 'none' ? 'unchecked' : (lastCheck?.backend ?? 'down');
     switch (target) {
       case 'live':
-        return healthAnswer(head, { kind: 'liveness', ok: true, backend: backendState, draining, uptimeSeconds });
+        return healthAnswer(head, { kind: 'liveness', ok: true, backend: lastKnown().backend, draining, uptimeSeconds: uptimeSeconds() });
       case 'metrics':
         // SPEC: a scrape is not a health answer.
         return metrics.render().then((text) => renderResponse(200, head, metrics.contentType, Buffer.from(text)));
       case 'health': {
-        if (draining) {
-          return healthAnswer(head, { kind: 'readiness', ok: false, reason: 'draining', backend: backendState, draining, uptimeSeconds });
-        }
-        const fresh = check.fresh();
-        if (fresh) return healthAnswer(head, readiness(fresh));
-        // The check may outlive a shutdown signal: a draining answer wins.
-        return check.check().then((result) =>
-          draining
-            ? healthAnswer(head, { ...readiness(result), ok: false, reason: 'draining', draining: true })
-            : healthAnswer(head, readiness(result)),
-        );
+        const known = draining ? lastKnown() : check.fresh();
+        if (known) return readinessAnswer(head, known);
+        return check.check().then((result) => readinessAnswer(head, result));
       }
     }
   };

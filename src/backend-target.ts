@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect, type OnReadOpts, type Socket } from 'node:net';
 import { BackendUnreachableError } from './errors';
 
 /** SPEC 3: a backend that does not accept within 2 s is unreachable. */
@@ -27,8 +27,11 @@ export class BackendTarget {
     return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
   }
 
-  /** Connects with allowHalfOpen and no Nagle delay, trying each candidate within `timeoutMs` in all. */
-  connect(timeoutMs: number, callback: ConnectCallback): void {
+  /**
+   * Connects with allowHalfOpen and no Nagle delay, trying each candidate within `timeoutMs` in
+   * all; `onread` is passed to net.connect (a tunnel's reads; a check reads with 'data').
+   */
+  connect(timeoutMs: number, callback: ConnectCallback, onread?: OnReadOpts): void {
     const order = this.remembered
       ? [this.remembered, ...this.candidates.filter((h) => h !== this.remembered)]
       : this.candidates;
@@ -40,7 +43,7 @@ export class BackendTarget {
         return;
       }
       const host = order[index];
-      connectOnce(host, this.port, remaining, (err, socket) => {
+      connectOnce(host, this.port, remaining, onread, (err, socket) => {
         if (socket) {
           this.remembered = host;
           callback(undefined, socket);
@@ -54,8 +57,8 @@ export class BackendTarget {
   }
 }
 
-function connectOnce(host: string, port: number, timeoutMs: number, callback: ConnectCallback): void {
-  const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
+function connectOnce(host: string, port: number, timeoutMs: number, onread: OnReadOpts | undefined, callback: ConnectCallback): void {
+  const socket = connect({ host, port, allowHalfOpen: true, noDelay: true, ...(onread ? { onread } : {}) });
   const timer = setTimeout(() => {
     socket.destroy();
     settle(new BackendUnreachableError(`no connect to ${host}:${port} within ${timeoutMs} ms`, true));

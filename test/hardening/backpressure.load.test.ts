@@ -61,6 +61,20 @@ async function whenStalled(what: string, count: () => number, quietMs = 400): Pr
   );
 }
 
+/** healthgate in front of `backendPort`, its RSS sampled from now on, and a client connected through it. */
+async function connectThroughCli(backendPort: number) {
+  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--drain-timeout', '2000']);
+  const pid = cli.child.pid!;
+  const rssBefore = rssBytes(pid);
+  const rss = sampleRss(pid);
+  defer(() => rss.stop());
+  const client = connect({ port: cli.port, host: '127.0.0.1' });
+  defer(() => destroyAndWait(client));
+  client.on('error', () => undefined);
+  await once(client, 'connect');
+  return { pid, rssBefore, rss, client };
+}
+
 it('a backend slow to read while a client pushes 1 GiB: the client is paced, healthgate stays under +200 MB RSS, every byte arrives in order', async () => {
   let backendSocket: Socket | undefined;
   let received = 0;
@@ -75,16 +89,7 @@ it('a backend slow to read while a client pushes 1 GiB: the client is paced, hea
     });
     socket.on('end', () => socket.end());
   });
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--drain-timeout', '2000']);
-  const pid = cli.child.pid!;
-  const rssBefore = rssBytes(pid);
-  const rss = sampleRss(pid);
-  defer(() => rss.stop());
-
-  const client = connect({ port: cli.port, host: '127.0.0.1' });
-  defer(() => destroyAndWait(client));
-  client.on('error', () => undefined);
-  await once(client, 'connect');
+  const { pid, rssBefore, rss, client } = await connectThroughCli(backendPort);
   let sent = 0;
   let blockedWrites = 0;
   // Not HTTP: routed at its first byte, then piped; the pattern continues from offset 0 after it.
@@ -159,16 +164,7 @@ it('a client that stops reading while the backend writes: the backend is paced (
     socket.once('data', pump);
     socket.resume();
   });
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--drain-timeout', '2000']);
-  const pid = cli.child.pid!;
-  const rssBefore = rssBytes(pid);
-  const rss = sampleRss(pid);
-  defer(() => rss.stop());
-
-  const client = connect({ port: cli.port, host: '127.0.0.1' });
-  defer(() => destroyAndWait(client));
-  client.on('error', () => undefined);
-  await once(client, 'connect');
+  const { pid, rssBefore, rss, client } = await connectThroughCli(backendPort);
   // The client asks, then reads nothing.
   client.pause();
   client.write('PULL\n');

@@ -61,17 +61,29 @@ async function whenStalled(what: string, count: () => number, quietMs = 400): Pr
   );
 }
 
+/** RSS of `pid` now, and sampled from now on until the test ends. */
+function watchRss(pid: number) {
+  const rssBefore = rssBytes(pid);
+  const rss = sampleRss(pid);
+  defer(() => rss.stop());
+  return { rssBefore, rss };
+}
+
+/** A raw client connected to `port`, destroyed when the test ends. */
+async function connectClient(port: number): Promise<Socket> {
+  const client = connect({ port, host: '127.0.0.1' });
+  defer(() => destroyAndWait(client));
+  client.on('error', () => undefined);
+  await once(client, 'connect');
+  return client;
+}
+
 /** healthgate in front of `backendPort`, its RSS sampled from now on, and a client connected through it. */
 async function connectThroughCli(backendPort: number) {
   const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--drain-timeout', '2000']);
   const pid = cli.child.pid!;
-  const rssBefore = rssBytes(pid);
-  const rss = sampleRss(pid);
-  defer(() => rss.stop());
-  const client = connect({ port: cli.port, host: '127.0.0.1' });
-  defer(() => destroyAndWait(client));
-  client.on('error', () => undefined);
-  await once(client, 'connect');
+  const { rssBefore, rss } = watchRss(pid);
+  const client = await connectClient(cli.port);
   return { pid, rssBefore, rss, client };
 }
 
@@ -213,13 +225,8 @@ it('a client that pipelines health requests and reads no answers: healthgate sto
   const answerLength = probed.length;
   expect(probed.toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
 
-  const rssBefore = rssBytes(pid);
-  const rss = sampleRss(pid);
-  defer(() => rss.stop());
-  const client = connect({ port: cli.port, host: '127.0.0.1' });
-  defer(() => destroyAndWait(client));
-  client.on('error', () => undefined);
-  await once(client, 'connect');
+  const { rssBefore, rss } = watchRss(pid);
+  const client = await connectClient(cli.port);
   client.pause();
   let sent = 0;
   let stop = false;

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { WsBackend } from '../helpers/backends';
-import { CliProcess } from '../helpers/child-cli';
+import { spawnCliVia, type CliProcess } from '../helpers/child-cli';
 import { defer, drainCleanup } from '../helpers/cleanup';
 import { mb, rssBytes, sample, scrape, type Samples } from '../helpers/proc';
 import { pollUntil } from '../helpers/wait';
@@ -24,7 +23,6 @@ afterEach(drainCleanup);
 const TOTAL = 50_000;
 const WARM_UP = 5_000;
 const CONCURRENCY = 64;
-const BIN = join(__dirname, '..', '..', 'bin', 'healthgate');
 const NODE_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16', '--expose-gc', '--require', join(__dirname, '..', 'fixtures', 'gc-probe.js')];
 
 /** One health check with Connection: close; resolves once healthgate has closed it after a 200. */
@@ -139,14 +137,10 @@ async function quiescent(port: number): Promise<Holdings> {
 it(`${TOTAL} short connections (half health, half WebSocket) leave RSS within 10% of the level after ${WARM_UP}, and no handle, timer or request behind`, async () => {
   const backend = await WsBackend.start();
   const args = ['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1', '--metrics-path', '/metrics', '--drain-timeout', '1000'];
-  const proc = spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], {
-    env: { PATH: process.env.PATH, HEALTHGATE_LOG_FORMAT: 'json' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const cli = new CliProcess(proc);
+  const cli = spawnCliVia([process.execPath, ...NODE_FLAGS], args);
   defer(() => cli.stop());
   const port = await cli.port();
-  const pid = proc.pid!;
+  const pid = cli.proc.pid!;
   const rssStart = rssBytes(pid);
   const startedAt = Date.now();
 
@@ -171,7 +165,7 @@ it(`${TOTAL} short connections (half health, half WebSocket) leave RSS within 10
   // Tighter than RSS: what the JS heap still holds after a full GC, 45,000 connections later,
   // grows by less than 1 MB (a leak of 24 bytes a connection would fail this).
   expect(heapEnd - heapWarmUp).toBeLessThan(1024 * 1024);
-  expect(proc.exitCode).toBeNull();
+  expect(cli.proc.exitCode).toBeNull();
   expect(cli.logs.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([]);
   console.log(
     `churn: ${TOTAL} connections (${TOTAL / 2} health, ${TOTAL / 2} WebSocket) in ${seconds.toFixed(1)} s, ${CONCURRENCY} at a time; ` +

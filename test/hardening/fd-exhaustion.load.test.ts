@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EchoBackend } from '../helpers/backends';
-import { CliProcess } from '../helpers/child-cli';
+import { spawnCliVia } from '../helpers/child-cli';
 import { defer, drainCleanup } from '../helpers/cleanup';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { cpuMs, openFds, sample, scrape } from '../helpers/proc';
@@ -18,7 +16,6 @@ import { pollUntil } from '../helpers/wait';
 
 afterEach(drainCleanup);
 
-const BIN = join(__dirname, '..', '..', 'bin', 'healthgate');
 const OPEN_FILE_LIMIT = 256;
 const FLOOD = 600;
 const DROPPED_MESSAGE = 'connection dropped: open-file limit';
@@ -53,14 +50,10 @@ it(`under ulimit -n ${OPEN_FILE_LIMIT}, a flood of ${FLOOD} connections: the exc
   const args = ['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1', '--metrics-path', '/metrics'];
   // A long header timeout: nothing but the flood itself closes a connection.
   args.push('--header-timeout', '60000', '--drain-timeout', '1000');
-  const proc = spawn('sh', ['-c', `ulimit -n ${OPEN_FILE_LIMIT} && exec "$0" "$@"`, process.execPath, BIN, ...args], {
-    env: { PATH: process.env.PATH, HEALTHGATE_LOG_FORMAT: 'json' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const cli = new CliProcess(proc);
+  const cli = spawnCliVia(['sh', '-c', `ulimit -n ${OPEN_FILE_LIMIT} && exec "$0" "$@"`, process.execPath], args);
   defer(() => cli.stop());
   const port = await cli.port();
-  const pid = proc.pid!;
+  const pid = cli.proc.pid!;
   expect(readFileSync(`/proc/${pid}/limits`, 'utf8')).toMatch(new RegExp(`^Max open files\\s+${OPEN_FILE_LIMIT}\\s`, 'm'));
   const idleFds = openFds(pid);
 
@@ -114,7 +107,7 @@ it(`under ulimit -n ${OPEN_FILE_LIMIT}, a flood of ${FLOOD} connections: the exc
   await delay(1000);
   const cpuIdleMs = cpuMs(pid) - cpuIdleBefore;
   expect(cpuIdleMs).toBeLessThan(100);
-  expect(proc.exitCode).toBeNull();
+  expect(cli.proc.exitCode).toBeNull();
   expect(cli.logs.filter((l) => l.level === 'error')).toEqual([]);
   console.log(
     `fd exhaustion (ulimit -n ${OPEN_FILE_LIMIT}): ${FLOOD} connections, ${tunnels.length} tunnelled, ${closed} closed; ` +

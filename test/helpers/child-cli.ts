@@ -101,5 +101,18 @@ export function spawnCli(args: readonly string[], env: Record<string, string> = 
   return new CliProcess(proc);
 }
 
+/**
+ * Spawns healthgate through `launcher` (the argv before the bin: node with flags, or a shell that
+ * lowers a limit and execs node), with PATH as its only environment besides JSON logs.
+ */
+export function spawnCliVia(launcher: readonly string[], args: readonly string[]): CliProcess {
+  const [command, ...rest] = launcher;
+  const proc = spawn(command, [...rest, BIN, ...args], {
+    env: { PATH: process.env.PATH, HEALTHGATE_LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new CliProcess(proc);
+}
+
 /** A port that was free a moment ago (listen on 0, read it, close). */
 export { freePort } from './raw';

@@ -1,4 +1,4 @@
-import { connect, type OnReadOpts, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { BackendUnreachableError } from './errors';
 
 /** SPEC 3: a backend that does not accept within 2 s is unreachable. */
@@ -29,9 +29,9 @@ export class BackendTarget {
 
   /**
    * Connects with allowHalfOpen and no Nagle delay, trying each candidate within `timeoutMs` in
-   * all; `onread` is passed to net.connect (a tunnel's reads; a check reads with 'data').
+   * all.
    */
-  connect(timeoutMs: number, callback: ConnectCallback, onread?: OnReadOpts): void {
+  connect(timeoutMs: number, callback: ConnectCallback): void {
     const order = this.remembered
       ? [this.remembered, ...this.candidates.filter((h) => h !== this.remembered)]
       : this.candidates;
@@ -43,7 +43,7 @@ export class BackendTarget {
         return;
       }
       const host = order[index];
-      connectOnce(host, this.port, remaining, onread, (err, socket) => {
+      connectOnce(host, this.port, remaining, (err, socket) => {
         if (socket) {
           this.remembered = host;
           callback(undefined, socket);
@@ -57,8 +57,8 @@ export class BackendTarget {
   }
 }
 
-function connectOnce(host: string, port: number, timeoutMs: number, onread: OnReadOpts | undefined, callback: ConnectCallback): void {
-  const socket = connect({ host, port, allowHalfOpen: true, noDelay: true, ...(onread ? { onread } : {}) });
+function connectOnce(host: string, port: number, timeoutMs: number, callback: ConnectCallback): void {
+  const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
   const timer = setTimeout(() => {
     socket.destroy();
     settle(new BackendUnreachableError(`no connect to ${host}:${port} within ${timeoutMs} ms`, true));

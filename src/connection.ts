@@ -4,7 +4,7 @@ import { ANSWERED_ERRORS, type AnsweredErrorCode, type BackendUnreachableError }
 import { renderError } from './health';
 import type { Log } from './log';
 import type { ConnectionRoute, Metrics } from './metrics';
-import { splice, TUNNEL_ONREAD, type TunnelResult } from './pipe';
+import { splice, type TunnelResult } from './pipe';
 import { createBodySkipper, sniff, type BodySkipper, type LocalTarget, type RequestHead, type SniffRules } from './sniff';
 
 /** What every connection shares: the rules, the backend, the answers, the counters. */
@@ -325,7 +325,7 @@ export class Connection {
 
   private connectBackend(): void {
     this.setState('connecting');
-    this.ctx.backend.connect(CONNECT_TIMEOUT_MS, (err, backend) => this.onBackendConnect(err, backend), TUNNEL_ONREAD);
+    this.ctx.backend.connect(CONNECT_TIMEOUT_MS, (err, backend) => this.onBackendConnect(err, backend));
   }
 
   private onBackendConnect(err: BackendUnreachableError | undefined, backend: Socket | undefined): void {

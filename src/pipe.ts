@@ -1,4 +1,4 @@
-import type { OnReadOpts, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { hasErrnoCode } from './errors';
 
 /** What a tunnel reports when both of its sockets have closed. */
@@ -16,7 +16,7 @@ export interface SpliceOptions {
   readonly sniffed: Buffer;
   /** The client already sent its FIN while it was being sniffed. */
   readonly clientEnded: boolean;
-  /** SPEC: a tunnel that one side has closed is closed whole after this long. */
+  /** SPEC: a tunnel that one side has closed is closed whole once no byte has moved for this long. */
   readonly halfCloseTimeoutMs: number;
   readonly onClose: (result: TunnelResult) => void;
 }
@@ -54,26 +54,11 @@ export function splice(client: Socket, backend: Socket, options: SpliceOptions):
   if (!options.clientEnded && client.isPaused() && !backend.writableNeedDrain) client.resume();
 }
 
-// Backend sockets read into one shared buffer instead of a fresh 64 KiB allocation per read (the
-// `onread` option, which Node offers only for sockets it connects, not for accepted ones). A write
-// to the client that cannot complete at once keeps a reference to the bytes, so the buffer is
-// then left to that write and a new one is taken for the next read.
-const READ_BUFFER_BYTES = 64 * 1024;
-let sharedReadBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-
-/** The `onread` option for backend sockets of tunnels: bytes go straight to the client, in order. */
-export const TUNNEL_ONREAD: OnReadOpts = {
-  buffer: () => sharedReadBuffer,
-  callback(this: Socket, bytes: number, buf: Uint8Array): boolean {
-    const client = (this as TunnelSocket)[kPeer];
-    const written = client.write((buf as Buffer).subarray(0, bytes));
-    if (client.writableLength > 0) sharedReadBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-    // Paused through pause(), not by returning false: only pause() marks the stream paused, which
-    // is what lets onTunnelDrain resume it once the client drains.
-    if (!written) this.pause();
-    return true;
-  },
-};
+// Buffers: every read gets a buffer of its own from Node (no `onread` option, no pool of ours).
+// A write that cannot complete at once keeps a reference to its chunk, and no other socket, nor a
+// later read of this one, ever reads into that memory (SPEC 2: a tunnel's bytes are its own).
+// test/hardening/tunnel-isolation.test.ts stalls readers among many tunnels to catch the day a
+// buffer is shared again; a shared read buffer was tried and leaked bytes across tunnels.
 
 // Listeners live at module level, like ws's socket handlers: a tunnel costs two small objects of
 // state, not a dozen closures (pipe() allocates about ten per direction).
@@ -98,6 +83,10 @@ function onTunnelEnd(this: TunnelSocket): void {
   this[kTunnel].startHalfCloseTimer();
 }
 
+function onTunnelIdle(this: TunnelSocket): void {
+  this[kTunnel].halfCloseExpired();
+}
+
 function onTunnelError(this: TunnelSocket, err: Error): void {
   this[kTunnel].fail(err);
 }
@@ -111,7 +100,7 @@ function onTunnelClose(this: TunnelSocket): void {
 class Tunnel {
   private open = 2;
   private firstError: Error | undefined;
-  private halfCloseTimer: NodeJS.Timeout | undefined;
+  private halfClosed = false;
   private halfCloseTimedOut = false;
 
   // Not the options: the sniffed bytes are the backend's once written, not ours to keep.
@@ -127,12 +116,22 @@ class Tunnel {
     backend[kTunnel] = this;
   }
 
+  /**
+   * SPEC: once one side has closed, the tunnel is closed whole when no byte has moved either way
+   * for halfCloseTimeoutMs (HAProxy's `timeout client-fin`). Node re-arms a socket's timeout on
+   * every read and write, and every byte of a tunnel is read from or written to the client
+   * socket, so the client socket's idle timeout is exactly that.
+   */
   startHalfCloseTimer(): void {
-    this.halfCloseTimer ??= setTimeout(() => {
-      this.halfCloseTimedOut = true;
-      this.client.destroy();
-      this.backend.destroy();
-    }, this.halfCloseTimeoutMs);
+    if (this.halfClosed) return;
+    this.halfClosed = true;
+    this.client.setTimeout(this.halfCloseTimeoutMs, onTunnelIdle);
+  }
+
+  halfCloseExpired(): void {
+    this.halfCloseTimedOut = true;
+    this.client.destroy();
+    this.backend.destroy();
   }
 
   fail(err: Error): void {
@@ -147,7 +146,6 @@ class Tunnel {
 
   socketClosed(): void {
     if (--this.open > 0) return;
-    if (this.halfCloseTimer) clearTimeout(this.halfCloseTimer);
     this.onClose({
       toBackendBytes: this.backend.bytesWritten,
       toClientBytes: this.backend.bytesRead,

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { EchoBackend, SilentBackend, WsBackend } from './helpers/backends';
+import { EchoBackend, SilentBackend, WsBackend, startRawServer } from './helpers/backends';
 import { defer, drainCleanup } from './helpers/cleanup';
 import { startGate, type LogLine } from './helpers/gate';
 import { onlyResponse, parseResponse, parseResponses, requestHead } from './helpers/http';
@@ -400,6 +400,30 @@ describe('bursts and resets', () => {
     await client.readToClose(3000);
     expect(Date.now() - started).toBeLessThan(2000);
     // healthgate's own record of why it closed the tunnel (logged once both sockets are gone).
+    await pollUntil('the half-close log line', () => (logs.some((l) => l.message === 'half-closed tunnel timed out') ? true : undefined));
+  });
+
+  it('regression: --half-close-timeout counts inactivity, so a client that sent FIN keeps downloading past it', async () => {
+    // The backend answers a client's FIN with a chunk every 50 ms for 1.2 s (six times the
+    // timeout), then falls silent without ending. An absolute timer cut the download at 200 ms.
+    const CHUNKS = 24;
+    const { port: backendPort } = await startRawServer((socket) => {
+      socket.resume();
+      socket.once('end', () => {
+        let sent = 0;
+        const timer = setInterval(() => {
+          socket.write(`chunk ${String(++sent).padStart(2, '0')}\n`);
+          if (sent === CHUNKS) clearInterval(timer);
+        }, 50);
+        socket.once('close', () => clearInterval(timer));
+      });
+    });
+    const { port, logs } = await startGate(backendPort, ['--half-close-timeout', '200']);
+    const client = await RawClient.connect(port);
+    await client.write('DOWNLOAD\n');
+    client.end();
+    const received = await client.readToClose(10_000);
+    expect(received.toString('latin1').split('\n').filter((l) => l !== '')).toHaveLength(CHUNKS);
     await pollUntil('the half-close log line', () => (logs.some((l) => l.message === 'half-closed tunnel timed out') ? true : undefined));
   });
 

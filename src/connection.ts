@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CONNECT_TIMEOUT_MS, type BackendTarget } from './backend-target';
+import { CONNECT_TIMEOUT_MS, type BackendTarget, type CancelConnect } from './backend-target';
 import { ANSWERED_ERRORS, type AnsweredErrorCode, type BackendUnreachableError } from './errors';
 import { renderError } from './health';
 import type { Log } from './log';
@@ -60,6 +60,9 @@ function onClientError(this: ClientSocket, err: NodeJS.ErrnoException): void {
 function onClientClose(this: ClientSocket): void {
   this[kConnection].onClientClose();
 }
+function onClientDrain(this: ClientSocket): void {
+  this[kConnection].onClientDrain();
+}
 function onHeaderTimeout(connection: Connection): void {
   connection.onHeaderTimeout();
 }
@@ -80,6 +83,10 @@ export class Connection {
   private receivedAny = false;
   private route: ConnectionRoute | undefined;
   private closeAfterAnswer = false;
+  /** Reading is paused until the client takes the answers that wait in the socket. */
+  private awaitingDrain = false;
+  /** Set while the backend connects: a client that leaves meanwhile stops the connect. */
+  private cancelConnect: CancelConnect | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -244,16 +251,17 @@ export class Connection {
     return chunk.subarray(ended);
   }
 
-  /** Runs the sniffer over the buffer until it needs more bytes or the connection leaves `sniffing`. */
+  /**
+   * Runs the sniffer over the buffer until it needs more bytes or the connection leaves `sniffing`.
+   * SPEC 1: a loop over the buffered requests, never recursion per request (20,000 pipelined
+   * requests in one read must not grow the stack); an answer that is ready at once is written and
+   * the loop goes on, one that is not re-enters here from its promise, on a fresh stack.
+   */
   private process(): void {
     while (this.state === 'sniffing') {
       if (this.socket.writableNeedDrain) {
         // The client does not read its answers: stop reading its requests until it does.
-        this.socket.pause();
-        this.socket.once('drain', () => {
-          this.socket.resume();
-          this.process();
-        });
+        this.waitForDrain();
         return;
       }
       if (this.length === 0) {
@@ -270,7 +278,7 @@ export class Connection {
           }
           return;
         case 'local':
-          this.answer(verdict.target, verdict.head, verdict.headLength);
+          if (!this.answer(verdict.target, verdict.head, verdict.headLength)) return;
           break;
         case 'backend':
           this.connectBackend();
@@ -282,7 +290,23 @@ export class Connection {
     }
   }
 
-  private answer(target: LocalTarget, head: RequestHead, headLength: number): void {
+  /** Pauses reading until the client has taken our answers; then sniffs on. */
+  private waitForDrain(): void {
+    if (this.awaitingDrain) return;
+    this.awaitingDrain = true;
+    this.socket.pause();
+    this.socket.once('drain', onClientDrain);
+  }
+
+  onClientDrain(): void {
+    this.awaitingDrain = false;
+    if (this.state !== 'sniffing') return;
+    this.socket.resume();
+    this.process();
+  }
+
+  /** Answers a local request; true when the answer went out at once and the next request may be sniffed. */
+  private answer(target: LocalTarget, head: RequestHead, headLength: number): boolean {
     this.setState('answering');
     if (!this.route) this.classify('health');
     this.consume(headLength);
@@ -298,39 +322,42 @@ export class Connection {
       this.ctx.log.debug('health request', { conn: this.id, peer: this.peer, method: head.method, path: head.path });
     }
     const answer = this.ctx.answerLocal(target, head);
-    if (Buffer.isBuffer(answer)) this.afterAnswer(answer, head);
-    else {
-      answer.then(
-        (bytes) => this.afterAnswer(bytes, head),
-        (err: unknown) => {
-          this.ctx.log.error('local answer failed', { conn: this.id, error: String(err) });
-          this.destroy();
-        },
-      );
-    }
+    if (Buffer.isBuffer(answer)) return this.writeAnswer(answer, head);
+    answer.then(
+      (bytes) => {
+        if (this.writeAnswer(bytes, head)) this.process();
+      },
+      (err: unknown) => {
+        this.ctx.log.error('local answer failed', { conn: this.id, error: String(err) });
+        this.destroy();
+      },
+    );
+    return false;
   }
 
-  private afterAnswer(bytes: Buffer, head: RequestHead): void {
-    if (this.state !== 'answering') return;
+  /** Writes an answer; true when the connection is back to sniffing the next request. */
+  private writeAnswer(bytes: Buffer, head: RequestHead): boolean {
+    if (this.state !== 'answering') return false;
     this.socket.write(bytes);
     if (!head.keepAlive || this.closeAfterAnswer) {
       this.endAndLinger();
-      return;
+      return false;
     }
     this.setState('sniffing');
     this.armHeaderTimer();
-    if (this.socket.isPaused()) this.socket.resume();
-    this.process();
+    if (this.socket.isPaused() && !this.awaitingDrain) this.socket.resume();
+    return true;
   }
 
   private connectBackend(): void {
     this.setState('connecting');
-    this.ctx.backend.connect(CONNECT_TIMEOUT_MS, (err, backend) => this.onBackendConnect(err, backend));
+    this.cancelConnect = this.ctx.backend.connect(CONNECT_TIMEOUT_MS, (err, backend) => this.onBackendConnect(err, backend));
   }
 
   private onBackendConnect(err: BackendUnreachableError | undefined, backend: Socket | undefined): void {
+    this.cancelConnect = undefined;
     if (this.state !== 'connecting') {
-      // The client left while we connected.
+      // Not reached: a client that leaves cancels the connect. Kept so that a socket never leaks.
       backend?.destroy();
       return;
     }
@@ -413,9 +440,12 @@ export class Connection {
     this.socket.removeListener('data', onClientData);
     this.socket.removeListener('end', onClientEnd);
     this.socket.removeListener('close', onClientClose);
+    this.socket.removeListener('drain', onClientDrain);
   }
 
   private finish(): void {
+    this.cancelConnect?.();
+    this.cancelConnect = undefined;
     this.ctx.metrics.connectionClosed();
     this.clearHeaderTimer();
     if (this.lingerTimer) clearTimeout(this.lingerTimer);

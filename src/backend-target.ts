@@ -31,11 +31,13 @@ export class BackendTarget {
    * Connects with allowHalfOpen and no Nagle delay, trying each candidate within `timeoutMs` in
    * all.
    */
-  connect(timeoutMs: number, callback: ConnectCallback): void {
+  connect(timeoutMs: number, callback: ConnectCallback): CancelConnect {
     const order = this.remembered
       ? [this.remembered, ...this.candidates.filter((h) => h !== this.remembered)]
       : this.candidates;
     const deadline = Date.now() + timeoutMs;
+    let cancelCurrent: CancelConnect = () => undefined;
+    let cancelled = false;
     const attempt = (index: number, lastError: BackendUnreachableError | undefined): void => {
       const remaining = deadline - Date.now();
       if (index >= order.length || remaining <= 0) {
@@ -43,34 +45,44 @@ export class BackendTarget {
         return;
       }
       const host = order[index];
-      connectOnce(host, this.port, remaining, (err, socket) => {
+      cancelCurrent = connectOnce(host, this.port, remaining, (err, socket) => {
         if (socket) {
           this.remembered = host;
           callback(undefined, socket);
           return;
         }
         if (this.remembered === host) this.remembered = undefined;
-        attempt(index + 1, err);
+        if (!cancelled) attempt(index + 1, err);
       });
     };
     attempt(0, undefined);
+    return () => {
+      cancelled = true;
+      cancelCurrent();
+    };
   }
 }
 
-function connectOnce(host: string, port: number, timeoutMs: number, callback: ConnectCallback): void {
+/** Stops a connect under way: its socket is destroyed at once and its callback never runs. */
+export type CancelConnect = () => void;
+
+function connectOnce(host: string, port: number, timeoutMs: number, callback: ConnectCallback): CancelConnect {
   const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
   const timer = setTimeout(() => {
     socket.destroy();
     settle(new BackendUnreachableError(`no connect to ${host}:${port} within ${timeoutMs} ms`, true));
   }, timeoutMs);
   let settled = false;
-  function settle(err: BackendUnreachableError | undefined): void {
-    if (settled) return;
+  function finish(): boolean {
+    if (settled) return false;
     settled = true;
     clearTimeout(timer);
     socket.removeListener('connect', onConnect);
     socket.removeListener('error', onError);
-    callback(err, err ? undefined : socket);
+    return true;
+  }
+  function settle(err: BackendUnreachableError | undefined): void {
+    if (finish()) callback(err, err ? undefined : socket);
   }
   function onConnect(): void {
     settle(undefined);
@@ -81,4 +93,9 @@ function connectOnce(host: string, port: number, timeoutMs: number, callback: Co
   }
   socket.once('connect', onConnect);
   socket.on('error', onError);
+  return () => {
+    // A client that left while we connected: its backend socket must not hold a descriptor (and
+    // an embedder's event loop) for up to the connect timeout.
+    if (finish()) socket.destroy();
+  };
 }

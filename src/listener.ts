@@ -12,6 +12,8 @@ export class Listener<C> {
   private readonly server: Server;
   private readonly open = new Set<C>();
   private emptyWaiters: Array<() => void> = [];
+  /** stopAccepting() was called: a listen still under way closes as soon as it binds. */
+  private stopped = false;
 
   constructor(
     private readonly log: Log,
@@ -51,13 +53,17 @@ export class Listener<C> {
       this.server.once('error', onError);
       this.server.listen({ port, host, backlog: 4096 }, () => {
         this.server.removeListener('error', onError);
-        resolve(this.server.address() as AddressInfo);
+        const address = this.server.address() as AddressInfo;
+        // A shutdown that began while we were binding: the port must not stay open behind it.
+        if (this.stopped) this.server.close();
+        resolve(address);
       });
     });
   }
 
   /** Stops accepting new connections; open ones go on. */
   stopAccepting(): void {
+    this.stopped = true;
     if (this.server.listening) this.server.close();
   }
 

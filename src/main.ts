@@ -161,6 +161,17 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
     resolveExited(code);
   };
 
+  // No floating promise: a drain that fails (a bug) still ends healthgate, with its child killed.
+  const runDrain = (signal: NodeJS.Signals | undefined): void => {
+    drain(signal).catch((err: unknown) => {
+      log.error('shutdown failed', { error: String(err) });
+      supervisor?.signal('SIGKILL');
+      removeSignalHandlers();
+      log.close();
+      resolveExited(1);
+    });
+  };
+
   const shutdown = (signal?: NodeJS.Signals): void => {
     if (shutdownStarted) {
       // SPEC: a second SIGINT/SIGTERM is forwarded and ends the delay and the wait at once.
@@ -170,7 +181,7 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
     }
     shutdownStarted = true;
     log.info('shutting down', { signal });
-    void drain(signal);
+    runDrain(signal);
   };
   const onShutdownSignal = (signal: NodeJS.Signals): void => shutdown(signal);
   const onForwardSignal = (signal: NodeJS.Signals): void => supervisor?.signal(signal);
@@ -214,7 +225,7 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
       if (shutdownStarted) return;
       log.info('child exited', { code });
       shutdownStarted = true;
-      void drain(undefined);
+      runDrain(undefined);
     });
   }
 

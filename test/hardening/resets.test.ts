@@ -7,7 +7,7 @@ import { defer, drainCleanup } from '../helpers/cleanup';
 import { startRawServer } from '../helpers/backends';
 import { startCli, type CliProcess } from '../helpers/cli';
 import { onlyResponse, parseResponse, requestHead } from '../helpers/http';
-import { mb, rssBytes, sample, scrape } from '../helpers/proc';
+import { mb, openFds, rssBytes, sample, scrape } from '../helpers/proc';
 import { destroyAndWait, rawRequest, RawClient } from '../helpers/raw';
 import { pollUntil, within } from '../helpers/wait';
 
@@ -184,15 +184,18 @@ describe('half-open and reset connections in every state', () => {
       expect(Date.now() - sentAt).toBeGreaterThanOrEqual(1900);
     });
 
-    it('RST while the backend connect is pending: the connect is dropped when it ends', async () => {
+    it('regression: RST while the backend connect is pending stops the connect at once', async () => {
+      const pid = blackholeGate.child.pid!;
+      const before = openFds(pid);
       const client = await RawClient.connect(blackholeGate.port);
       await client.write(requestHead('GET /ws HTTP/1.1', ['Host: x', 'Upgrade: websocket', 'Connection: Upgrade']));
-      // No event says that healthgate has read the head; the connect it starts takes 2 s, so a
-      // reset 200 ms after the write lands while it is pending.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The accepted client and the backend socket that is connecting.
+      await pollUntil('the backend connect to start', () => (openFds(pid) === before + 2 ? true : undefined));
       client.socket.resetAndDestroy();
       await client.closed;
-      // afterEach waits (up to 5 s) for healthgate to hold nothing once that connect has timed out.
+      // The connect would run on for its 2 s timeout, holding a descriptor; it is stopped with
+      // the client, within a few ms (1 s: far under the timeout, far over a slow machine's delay).
+      await pollUntil('both descriptors to be closed', () => (openFds(pid) <= before ? true : undefined), { timeoutMs: 1000, intervalMs: 10 });
     });
   });
 

@@ -159,14 +159,15 @@ function watchedConnect(secure: boolean, onConnect: () => void): ClientOptions['
   return connect as unknown as ClientOptions['createConnection'];
 }
 
-/** Cuts a socket that was not cleanly done: closes an open one politely, bounded; aborts a handshake. */
-function closeQuietly(ws: WebSocket): void {
-  if (ws.readyState === WebSocket.OPEN) {
+/** Ends the step's socket: after a pong, a polite close (bounded); after anything else, a cut. */
+function closeQuietly(ws: WebSocket, polite: boolean): void {
+  if (ws.readyState === WebSocket.OPEN && polite) {
     ws.close(1000);
     // A server that never answers the close frame must not hold the CLI for ws's 30 s close timeout.
     const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
     ws.once('close', () => clearTimeout(timer));
-  } else if (ws.readyState === WebSocket.CONNECTING) {
+  } else {
+    // A stuck server (no pong) would not answer a close frame either; a handshake is aborted.
     ws.terminate();
   }
 }
@@ -189,7 +190,7 @@ function pingWebSocket(target: StepTarget, options: CheckOptions): Promise<WsOut
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      closeQuietly(ws);
+      closeQuietly(ws, outcome.type === 'pong');
       resolve(outcome);
     };
     const timer = setTimeout(

@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -326,7 +326,7 @@ describe('help', () => {
   });
 });
 
-describe("the README's check step", () => {
+describe("the single-file build, and the README's check step", () => {
   it('`node dist/healthgate.cjs check https://<your-app>.up.railway.app` runs, with the URL of a local healthgate', async () => {
     const block = codeBlock(join(ROOT, 'README.md'), 'check-deploy').text;
     expect(block).toBe('node dist/healthgate.cjs check https://<your-app>.up.railway.app');
@@ -341,5 +341,18 @@ describe("the README's check step", () => {
       timeout: 10_000,
     });
     expect(stdout.split('\n').filter((l) => l.startsWith('ok  '))).toHaveLength(2);
+  });
+
+  it('dist/healthgate.cjs alone in an empty folder runs the check: ws is inside it, its optional native modules are not needed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'healthgate-check-bundle-'));
+    defer(() => rmSync(dir, { recursive: true, force: true }));
+    copyFileSync(join(ROOT, 'dist', 'healthgate.cjs'), join(dir, 'healthgate.cjs'));
+    const { url } = await gateInFrontOfWsApp();
+    const { stdout } = await promisify(execFile)(process.execPath, ['healthgate.cjs', 'check', url, '--json'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', NODE_PATH: '' },
+      timeout: 10_000,
+    });
+    expect(JSON.parse(stdout)).toMatchObject({ ok: true, steps: [{ step: 'health', ok: true }, { step: 'websocket', ok: true, status: 101 }] });
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkCommand } from '../src/check-cli';
 import { parseConfig } from '../src/config';
 import { HealthgateError } from '../src/errors';
 import { start } from '../src/main';
@@ -7,6 +8,10 @@ import { StartError } from '../src/supervisor';
 
 /** argv + env → Config, or one usage line on stderr and exit 2; then start() and exit with its code. */
 async function main(): Promise<void> {
+  if (process.argv[2] === 'check') {
+    process.exitCode = await checkCommand(process.argv.slice(3), process, readVersion());
+    return;
+  }
   let outcome;
   try {
     outcome = parseConfig(process.argv.slice(2), process.env, process.stdout.isTTY === true, readVersion());

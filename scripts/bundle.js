@@ -12,6 +12,9 @@ const { version } = require(join(root, 'package.json'));
 
 const common = {
   bundle: true,
+  // ws (the demo app's server, and the client of `healthgate check`) loads these native
+  // speed-ups only when installed, in a try/catch; the bundles run without them.
+  external: ['bufferutil', 'utf-8-validate'],
   platform: 'node',
   target: 'node20',
   format: 'cjs',
@@ -34,8 +37,6 @@ async function main() {
     ...common,
     entryPoints: ['demo/echo-server.ts'],
     outfile: 'dist/demo.cjs',
-    // ws loads these native speed-ups only when installed; the bundle runs without them.
-    external: ['bufferutil', 'utf-8-validate'],
   });
 }
 

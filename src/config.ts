@@ -157,6 +157,10 @@ function buildProgram(version: string): Command {
     .helpOption('-h, --help')
     .argument('[command...]', 'entrypoint mode: the app to start as the backend')
     .passThroughOptions()
+    .addHelpText(
+      'after',
+      '\nCommands:\n  check <url>                check a deployed service: its health GET, a WebSocket\n                             handshake and a ping (see healthgate check --help)\n',
+    )
     .exitOverride()
     .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
   for (const row of OPTIONS as readonly AnySpec[]) {

@@ -55,6 +55,32 @@ describe('docs/configuration.md and the README keep up with --help', () => {
   });
 });
 
+describe('docs/configuration.md keeps up with `healthgate check --help`', () => {
+  const checkHelp = execFileSync(process.execPath, [join(ROOT, 'bin', 'healthgate'), 'check', '--help'], { env: cleanEnv(), encoding: 'utf8' });
+  const text = readFileSync(join(DOCS, 'configuration.md'), 'utf8');
+  const start = text.indexOf('## `healthgate check`');
+  const end = text.indexOf('\n## ', start + 1);
+  const section = text.slice(start, end < 0 ? undefined : end);
+
+  it('healthgate --help points to the check command', () => {
+    expect(help).toMatch(/\n {2}check <url> /);
+    expect(start).toBeGreaterThan(0);
+  });
+
+  it('the `healthgate check` section gives each option of its --help a table row with its default', () => {
+    const rows = section.split('\n').filter((l) => l.startsWith('| `-'));
+    const blocks = [...checkHelp.matchAll(/\n {2}(-\w, )?(--[\w-]+)[^\n]*(?:\n {20,}[^\n]*)*/g)];
+    expect(blocks.map((m) => m[2])).toEqual(['--health-path', '--ws-path', '--json', '--timeout', '--ca', '--insecure', '--help']);
+    for (const match of blocks) {
+      const flag = match[2];
+      const row = rows.find((r) => r.split('|')[1].includes(`${flag} `) || r.split('|')[1].includes(`${flag}\``));
+      expect({ flag, row: row !== undefined }).toEqual({ flag, row: true });
+      const defaultText = /\(default ([^)]*)\)\s*$/.exec(match[0].replace(/\s+/g, ' '))?.[1];
+      if (defaultText) expect({ flag, defaultText, cell: row!.split('|')[2].includes(defaultText) }).toEqual({ flag, defaultText, cell: true });
+    }
+  });
+});
+
 describe('code blocks in the README and docs/', () => {
   const blocks = MARKDOWN.flatMap((file) => codeBlocks(join(ROOT, file)).map((block) => ({ file, ...block })));
 

@@ -5,7 +5,8 @@ import { renderError } from './health';
 import type { Log } from './log';
 import type { ConnectionRoute, Metrics } from './metrics';
 import { splice, type TunnelResult } from './pipe';
-import { createBodySkipper, sniff, type BodySkipper, type LocalTarget, type RequestHead, type SniffRules } from './sniff';
+import { BodyError, createBodySkipper, type BodySkipper } from './body-skipper';
+import { sniff, type LocalTarget, type RequestHead, type SniffRules } from './sniff';
 
 /** What every connection shares: the rules, the backend, the answers, the counters. */
 export interface ConnectionContext {
@@ -242,13 +243,24 @@ export class Connection {
     const ended = this.bodySkipper!.skip(chunk);
     if (ended === undefined) return EMPTY;
     this.bodySkipper = undefined;
-    if (ended instanceof Error) {
-      // The answer is already out; a body we cannot frame leaves no next request to find.
-      this.closeAfterAnswer = true;
-      if (this.state === 'sniffing') this.endAndLinger();
+    if (ended instanceof BodyError) {
+      this.rejectBody(ended);
       return EMPTY;
     }
     return chunk.subarray(ended);
+  }
+
+  /** SPEC 1: a body that cannot be framed is a 400 and a close; nothing after it is sniffed or routed. */
+  private rejectBody(err: BodyError): void {
+    if (this.state === 'answering') {
+      // The answer has not gone out: the 400 takes its place (a late answer finds us closing).
+      this.reject('HG_BAD_REQUEST', err.message);
+      return;
+    }
+    // The answer is already out: a 400 now would read as the answer to a request never sent.
+    this.ctx.metrics.countError('HG_BAD_REQUEST');
+    this.ctx.log.warn('bad request body after the answer: closing', { peer: this.peer, reason: 'HG_BAD_REQUEST', detail: err.message });
+    this.endAndLinger();
   }
 
   /**
@@ -308,16 +320,21 @@ export class Connection {
   /** Answers a local request; true when the answer went out at once and the next request may be sniffed. */
   private answer(target: LocalTarget, head: RequestHead, headLength: number): boolean {
     this.setState('answering');
-    if (!this.route) this.classify('health');
     this.consume(headLength);
-    this.bodySkipper = createBodySkipper(head.body);
+    this.bodySkipper = createBodySkipper(head.body, this.ctx.rules.maxHeaderBytes);
     if (this.bodySkipper && this.length > 0) {
       const pending = this.buffered;
       this.store = EMPTY;
       this.length = 0;
       const rest = this.skipBody(pending);
+      if (this.state !== 'answering') return false;
       if (rest.length > 0) this.append(rest);
     }
+    if (!this.route) this.classify('health');
+    // SPEC 1: `Expect: 100-continue` gets the answer at once, without a 100; a client that waits
+    // for a 100 before sending its body then never sends it, so while the body is missing the
+    // answer closes the connection (as nginx does) rather than wait for a body that is not coming.
+    if (head.expectContinue && this.bodySkipper) head = { ...head, keepAlive: false };
     if (this.ctx.log.debugEnabled) {
       this.ctx.log.debug('health request', { conn: this.id, peer: this.peer, method: head.method, path: head.path });
     }

@@ -1,10 +1,9 @@
 import { HTTPParser } from 'http-parser-js';
+import type { BodyLength } from './body-skipper';
 
 /** Which of healthgate's own answers a request asks for. */
 export type LocalTarget = 'health' | 'live' | 'metrics';
 
-/** How many body bytes follow a request head (SPEC: a body is read and dropped). */
-export type BodyLength = { kind: 'none' } | { kind: 'length'; bytes: number } | { kind: 'chunked' };
 
 /** The parts of a health request head that shape the answer. */
 export interface RequestHead {
@@ -14,6 +13,8 @@ export interface RequestHead {
   readonly keepAlive: boolean;
   readonly wantsJson: boolean;
   readonly body: BodyLength;
+  /** `Expect: 100-continue`: the client may hold its body back until it sees an answer. */
+  readonly expectContinue: boolean;
 }
 
 /** What the bytes so far say about a stream. */
@@ -230,6 +231,7 @@ function judgeHead(head: Buffer, path: string, target: LocalTarget, headEnd: num
   if (parsed instanceof Error) return badRequest(`unparsable head: ${parsed.message}`);
 
   let wantsJson = false;
+  let expectContinue = false;
   const connection: string[] = [];
   const lengths: string[] = [];
   const codings: string[] = [];
@@ -248,13 +250,16 @@ function judgeHead(head: Buffer, path: string, target: LocalTarget, headEnd: num
       case 'transfer-encoding':
         codings.push(...tokens(value));
         break;
+      case 'expect':
+        expectContinue ||= value.trim().toLowerCase() === '100-continue';
+        break;
     }
   }
   const body = bodyLength(lengths, codings);
   if (typeof body === 'string') return badRequest(body);
   const keepAlive = parsed.versionMinor === 1 ? !connection.includes('close') : connection.includes('keep-alive');
   const method = head.subarray(0, 4).toString('latin1') === 'HEAD' ? 'HEAD' : 'GET';
-  return { kind: 'local', target, head: { method, path, keepAlive, wantsJson, body }, headLength: headEnd };
+  return { kind: 'local', target, head: { method, path, keepAlive, wantsJson, body, expectContinue }, headLength: headEnd };
 }
 
 function badRequest(detail: string): Verdict {
@@ -328,50 +333,4 @@ function parseHead(head: Buffer): ParsedHead | Error {
   const result = HEAD_PARSER.execute(head);
   if (result instanceof Error) return result;
   return lastParsed ?? new Error('incomplete head');
-}
-
-/** Drops a request body as it arrives; says how many bytes of a chunk were body once the body ends. */
-export interface BodySkipper {
-  /** The number of bytes of `chunk` that ended the body, undefined when it goes on; an Error on bad framing. */
-  skip(chunk: Buffer): number | undefined | Error;
-}
-
-/** A skipper for the body that a head announced (Content-Length, or chunked with trailers). */
-export function createBodySkipper(body: BodyLength): BodySkipper | undefined {
-  if (body.kind === 'none') return undefined;
-  if (body.kind === 'length') {
-    let remaining = body.bytes;
-    return {
-      skip(chunk) {
-        if (chunk.length < remaining) {
-          remaining -= chunk.length;
-          return undefined;
-        }
-        return remaining;
-      },
-    };
-  }
-  return createChunkedSkipper();
-}
-
-const CHUNKED_HEAD = Buffer.from('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n', 'latin1');
-
-function createChunkedSkipper(): BodySkipper {
-  // The parser decodes chunk sizes and trailers; it is primed with a head so that it starts in the body.
-  const parser = new HTTPParser(HTTPParser.REQUEST);
-  let endOffset: number | undefined;
-  parser[HTTPParser.kOnHeadersComplete] = () => 0;
-  parser[HTTPParser.kOnBody] = () => undefined;
-  parser.execute(CHUNKED_HEAD);
-  parser[HTTPParser.kOnMessageComplete] = () => {
-    // The parser reads on into a pipelined request after the body; only the first end counts.
-    endOffset ??= (parser as unknown as { offset: number }).offset;
-  };
-  return {
-    skip(chunk) {
-      const result = parser.execute(chunk);
-      if (endOffset !== undefined) return endOffset;
-      return result instanceof Error ? result : undefined;
-    },
-  };
 }

@@ -8,6 +8,8 @@ import { StartError } from '../src/supervisor';
 
 /** argv + env → Config, or one usage line on stderr and exit 2; then start() and exit with its code. */
 async function main(): Promise<void> {
+  // SPEC: a write error on stderr (a closed pipe) never stops healthgate; log.ts does the same for stdout.
+  process.stderr.on('error', () => undefined);
   if (process.argv[2] === 'check') {
     process.exitCode = await checkCommand(process.argv.slice(3), process, readVersion());
     return;

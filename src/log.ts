@@ -34,12 +34,21 @@ export function createLog(options: { level: LogLevel; format: LogFormat; stream?
           }),
         );
   // SPEC: every line goes to stdout (Railway marks stderr lines as errors).
+  const stream = options.stream ?? process.stdout;
   const logger = winston.createLogger({
     level: options.level,
     format,
-    transports: [new winston.transports.Stream({ stream: options.stream ?? process.stdout })],
+    transports: [new winston.transports.Stream({ stream })],
   });
-  return summarizeWarnings(logger, options.level === 'debug');
+  // SPEC: a write error on stdout (a reader that has gone: `healthgate … | head -n1`) stops
+  // logging, never the proxy. Without these listeners the EPIPE is an unhandled 'error' event.
+  const output = { broken: false };
+  const stopLogging = (): void => {
+    output.broken = true;
+  };
+  stream.on('error', stopLogging);
+  logger.on('error', stopLogging);
+  return summarizeWarnings(logger, options.level === 'debug', output);
 }
 
 interface Burst {
@@ -51,7 +60,7 @@ interface Burst {
  * SPEC: a burst of the same warning is summarised ("… and N more in the last second"): the first
  * line of each message in a one-second window is written, the rest are counted and summarised once.
  */
-function summarizeWarnings(logger: winston.Logger, debugEnabled: boolean): Log {
+function summarizeWarnings(logger: winston.Logger, debugEnabled: boolean, output: { readonly broken: boolean }): Log {
   const bursts = new Map<string, Burst>();
   let timer: NodeJS.Timeout | undefined;
 
@@ -66,10 +75,11 @@ function summarizeWarnings(logger: winston.Logger, debugEnabled: boolean): Log {
   };
 
   return {
-    error: (message, fields) => logger.error(message, fields),
-    info: (message, fields) => logger.info(message, fields),
-    debug: (message, fields) => logger.debug(message, fields),
+    error: (message, fields) => output.broken || logger.error(message, fields),
+    info: (message, fields) => output.broken || logger.info(message, fields),
+    debug: (message, fields) => output.broken || logger.debug(message, fields),
     warn(message, fields) {
+      if (output.broken) return;
       const burst = bursts.get(message);
       if (burst) {
         burst.count++;

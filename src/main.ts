@@ -9,7 +9,7 @@ import { Listener } from './listener';
 import { createLog, type Log } from './log';
 import { Metrics } from './metrics';
 import { compileRules, type LocalTarget, type RequestHead } from './sniff';
-import { FORWARDED_SIGNALS, Supervisor, type SpawnFunction } from './supervisor';
+import { Supervisor, type SpawnFunction } from './supervisor';
 
 /** The edges of the process, injectable so that tests can capture logs and send signals. */
 export interface Deps {
@@ -33,6 +33,10 @@ export interface Gate {
 }
 
 const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+// SPEC: forwarded to a child; without one they change nothing. A listener of our own also keeps
+// Node's defaults away: SIGHUP and SIGUSR2 would kill the process, and SIGUSR1 would open the
+// inspector on 127.0.0.1:9229, where anything that reaches loopback could run code in healthgate.
+const PASSED_ON_SIGNALS: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGUSR1', 'SIGUSR2'];
 
 /** Starts healthgate: listens, starts the child in entrypoint mode, and owns shutdown and drain. */
 export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
@@ -130,7 +134,8 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
 
   const removeSignalHandlers = (): void => {
     for (const name of SHUTDOWN_SIGNALS) signals.removeListener(name, onShutdownSignal);
-    for (const name of FORWARDED_SIGNALS) signals.removeListener(name, onForwardSignal);
+    for (const name of PASSED_ON_SIGNALS) signals.removeListener(name, onForwardSignal);
+    signals.removeListener('SIGQUIT', onQuitSignal);
   };
 
   const drain = async (signal: NodeJS.Signals | undefined): Promise<void> => {
@@ -185,10 +190,15 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
   };
   const onShutdownSignal = (signal: NodeJS.Signals): void => shutdown(signal);
   const onForwardSignal = (signal: NodeJS.Signals): void => supervisor?.signal(signal);
+  // SIGQUIT goes to the app, which decides (healthgate follows its exit). Without an app it
+  // drains like SIGTERM, as it does in nginx (its graceful stop): whoever sends it wants the
+  // process gone, and Node's default (an abrupt exit) would cut every tunnel.
+  const onQuitSignal = (signal: NodeJS.Signals): void => (supervisor ? supervisor.signal(signal) : shutdown(signal));
 
   // Handlers go in before the port is bound: a platform may signal as soon as it sees the port.
   for (const name of SHUTDOWN_SIGNALS) signals.on(name, onShutdownSignal);
-  if (supervisor) for (const name of FORWARDED_SIGNALS) if (!SHUTDOWN_SIGNALS.includes(name)) signals.on(name, onForwardSignal);
+  for (const name of PASSED_ON_SIGNALS) signals.on(name, onForwardSignal);
+  signals.on('SIGQUIT', onQuitSignal);
 
   let address: AddressInfo;
   try {

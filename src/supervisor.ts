@@ -15,9 +15,6 @@ export class StartError extends HealthgateError {
   }
 }
 
-/** The signals that are passed on to the child (SPEC: Entrypoint mode). */
-export const FORWARDED_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
-
 /** Options of the child: its command, extra environment and how signals reach it. */
 export interface SupervisorOptions {
   readonly command: readonly string[];
@@ -69,13 +66,31 @@ export class Supervisor {
         reject(new StartError(`${command}: ${why}`, this.exitCode as 126 | 127));
         this.resolveExit(this.exitCode);
       });
-      child.once('spawn', () => resolve());
+      child.once('spawn', () => {
+        process.on('exit', this.killOnExit);
+        resolve();
+      });
       child.once('exit', (code, signal) => {
+        process.removeListener('exit', this.killOnExit);
         this.exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
         this.resolveExit(this.exitCode);
       });
     });
   }
+
+  // SPEC: whatever ends healthgate, its child does not outlive it. 'exit' runs on process.exit()
+  // and after an uncaught exception, so a crash kills the child's group too (synchronously: it is
+  // the last thing the process does). A SIGKILL of healthgate itself runs nothing: see
+  // docs/security.md.
+  private readonly killOnExit = (): void => {
+    const pid = this.child?.pid;
+    if (pid === undefined || !this.running) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is gone already.
+    }
+  };
 
   /** Passes a signal on to the child (or its group); does nothing once it has exited. */
   signal(signal: NodeJS.Signals): void {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkAddresses } from '../src/addresses';
 import { checkCommand } from '../src/check-cli';
 import { parseConfig } from '../src/config';
 import { HealthgateError } from '../src/errors';
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   let outcome;
   try {
     outcome = parseConfig(process.argv.slice(2), process.env, process.stdout.isTTY === true, readVersion());
+    if (outcome.kind === 'run') await checkAddresses(outcome.config);
   } catch (err) {
     if (err instanceof HealthgateError) {
       process.stderr.write(`healthgate: ${err.message}\n`);

@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from './errors';
 
@@ -57,6 +56,9 @@ const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const CHECK_MODES: readonly CheckMode[] = ['tcp', 'websocket', 'none'];
 const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+const MIN_DERIVED_DRAIN_MS = 500;
+// The longest delay setTimeout honours; past it Node fires after 1 ms.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function parseInteger(raw: string, source: string, min: number, max: number): number {
@@ -69,7 +71,7 @@ function parseInteger(raw: string, source: string, min: number, max: number): nu
 }
 
 const port = (min: number) => (raw: string, source: string) => parseInteger(raw, source, min, 65535);
-const milliseconds = (raw: string, source: string) => parseInteger(raw, source, 0, 2 ** 31 - 1);
+const milliseconds = (raw: string, source: string) => parseInteger(raw, source, 0, MAX_TIMER_MS);
 
 function oneOf<T extends string>(values: readonly T[]) {
   return (raw: string, source: string): T => {
@@ -105,7 +107,11 @@ function yesNo(raw: string, source: string): boolean {
   throw new UsageError(`${source} must be 1/true/yes or 0/false/no, got '${raw}'`);
 }
 
-/** SPEC: RAILWAY_DEPLOYMENT_DRAINING_SECONDS×1000 − 500 (at least 0), else 10000. */
+/**
+ * SPEC: RAILWAY_DEPLOYMENT_DRAINING_SECONDS×1000 − 500, never below 500 (an app always gets a
+ * moment to close its WebSockets with 1001), else 10000. A value past what a timer can hold is a
+ * usage error like a flag's: setTimeout would fire at once and SIGKILL the app.
+ */
 function defaultDrainTimeoutMs(env: Env): number {
   const raw = env.RAILWAY_DEPLOYMENT_DRAINING_SECONDS;
   if (raw === undefined || raw.trim() === '') return DEFAULT_DRAIN_TIMEOUT_MS;
@@ -113,7 +119,11 @@ function defaultDrainTimeoutMs(env: Env): number {
   if (!Number.isFinite(seconds) || seconds < 0) {
     throw new UsageError(`RAILWAY_DEPLOYMENT_DRAINING_SECONDS must be a number of seconds, got '${raw}'`);
   }
-  return Math.max(0, Math.round(seconds * 1000) - 500);
+  const ms = Math.max(MIN_DERIVED_DRAIN_MS, Math.round(seconds * 1000) - 500);
+  if (ms > MAX_TIMER_MS) {
+    throw new UsageError(`RAILWAY_DEPLOYMENT_DRAINING_SECONDS=${raw} gives a drain timeout past ${MAX_TIMER_MS} ms (about 24.8 days)`);
+  }
+  return ms;
 }
 
 const fixed =
@@ -136,11 +146,11 @@ export const OPTIONS = [
   spec({ key: 'healthCheck', flags: '--health-check <mode>', env: 'HEALTHGATE_HEALTH_CHECK', description: 'what readiness checks: tcp, websocket or none', defaultText: 'tcp', parse: oneOf(CHECK_MODES), fallback: fixed<CheckMode>('tcp') }),
   spec({ key: 'checkPath', flags: '--check-path <path>', env: 'HEALTHGATE_CHECK_PATH', description: "request path of the websocket check's handshake", defaultText: '/', parse: urlPath, fallback: fixed('/') }),
   spec({ key: 'metricsPath', flags: '--metrics-path <path>', env: 'HEALTHGATE_METRICS_PATH', description: 'serve Prometheus text metrics on this path', defaultText: 'off', parse: urlPath, fallback: fixed(undefined) }),
-  spec({ key: 'headerTimeoutMs', flags: '--header-timeout <ms>', env: 'HEALTHGATE_HEADER_TIMEOUT', description: 'time allowed for a complete request head', defaultText: '10000', parse: (raw, source) => parseInteger(raw, source, 1, 2 ** 31 - 1), fallback: fixed(10_000) }),
+  spec({ key: 'headerTimeoutMs', flags: '--header-timeout <ms>', env: 'HEALTHGATE_HEADER_TIMEOUT', description: 'time allowed for a complete request head', defaultText: '10000', parse: (raw, source) => parseInteger(raw, source, 1, MAX_TIMER_MS), fallback: fixed(10_000) }),
   spec({ key: 'maxHeaderBytes', flags: '--max-header-size <bytes>', env: 'HEALTHGATE_MAX_HEADER_SIZE', description: 'largest head of a possible health request', defaultText: '32768', parse: (raw, source) => parseInteger(raw, source, 64, 16 * 1024 * 1024), fallback: fixed(32_768) }),
-  spec({ key: 'drainTimeoutMs', flags: '--drain-timeout <ms>', env: 'HEALTHGATE_DRAIN_TIMEOUT', description: 'how long connections and the child may finish after SIGTERM', defaultText: 'RAILWAY_DEPLOYMENT_DRAINING_SECONDS*1000-500, else 10000', parse: milliseconds, fallback: defaultDrainTimeoutMs }),
+  spec({ key: 'drainTimeoutMs', flags: '--drain-timeout <ms>', env: 'HEALTHGATE_DRAIN_TIMEOUT', description: 'how long connections and the child may finish after SIGTERM', defaultText: 'RAILWAY_DEPLOYMENT_DRAINING_SECONDS*1000-500 (at least 500), else 10000', parse: milliseconds, fallback: defaultDrainTimeoutMs }),
   spec({ key: 'shutdownDelayMs', flags: '--shutdown-delay <ms>', env: 'HEALTHGATE_SHUTDOWN_DELAY', description: 'after SIGTERM, keep accepting this long while readiness says 503', defaultText: '0', parse: milliseconds, fallback: fixed(0) }),
-  spec({ key: 'halfCloseTimeoutMs', flags: '--half-close-timeout <ms>', env: 'HEALTHGATE_HALF_CLOSE_TIMEOUT', description: 'close a tunnel this long after one side closed', defaultText: '60000', parse: (raw, source) => parseInteger(raw, source, 1, 2 ** 31 - 1), fallback: fixed(60_000) }),
+  spec({ key: 'halfCloseTimeoutMs', flags: '--half-close-timeout <ms>', env: 'HEALTHGATE_HALF_CLOSE_TIMEOUT', description: 'close a tunnel this long after one side closed', defaultText: '60000', parse: (raw, source) => parseInteger(raw, source, 1, MAX_TIMER_MS), fallback: fixed(60_000) }),
   spec({ key: 'childPortEnv', flags: '--child-port-env <NAME>', env: 'HEALTHGATE_CHILD_PORT_ENV', description: "more variables set to the backend port in the child's environment; repeatable", defaultText: 'none', repeatable: true, parse: (raw, source) => [envName(raw, source)], fallback: fixed([]) }),
   spec({ key: 'signalGroup', flags: '--signal-group', env: 'HEALTHGATE_SIGNAL_GROUP', description: "send forwarded signals to the child's whole process group", defaultText: 'off', boolean: true, parse: yesNo, fallback: fixed(false) }),
   spec({ key: 'logLevel', flags: '--log-level <level>', env: 'LOG_LEVEL', description: 'error, warn, info or debug', defaultText: 'info', parse: oneOf(LOG_LEVELS), fallback: fixed<LogLevel>('info') }),
@@ -215,16 +225,6 @@ function readOption(row: AnySpec, cliValue: string | string[] | boolean | undefi
   return row.fallback(env, tty);
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]', 'ip6-localhost']);
-
-function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host.toLowerCase()) || (isIP(host) === 4 && host.startsWith('127.'));
-}
-
-function isWildcard(host: string): boolean {
-  return host === '::' || host === '0.0.0.0';
-}
-
 function validate(config: Config): Config {
   if (config.backendPort === undefined) {
     throw new UsageError('--backend-port is required (or HEALTHGATE_BACKEND_PORT): the port your app listens on');
@@ -236,13 +236,7 @@ function validate(config: Config): Config {
   if (config.metricsPath && (config.healthPaths.includes(config.metricsPath) || live.has(config.metricsPath))) {
     throw new UsageError(`--metrics-path ${config.metricsPath} is also a health or live path`);
   }
-  const sameHost =
-    isLoopback(config.backendHost) || config.backendHost === config.host || (isWildcard(config.host) && isWildcard(config.backendHost));
-  if (config.port !== 0 && config.backendPort === config.port && sameHost) {
-    throw new UsageError(
-      `the backend ${config.backendHost}:${config.backendPort} is healthgate itself; give the app another port with --backend-port`,
-    );
-  }
+  // A backend that is healthgate itself needs name resolution: addresses.ts, before start.
   return Object.freeze({
     ...config,
     healthPaths: Object.freeze(dedupe(config.healthPaths)),

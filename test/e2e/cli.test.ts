@@ -92,6 +92,20 @@ describe('usage errors: one line on stderr starting "healthgate: ", exit 2, no s
     { name: 'a bad PORT in the env', args: ['-b', '3000'], env: { PORT: '70000' }, says: /PORT/ },
     { name: 'a bad path in HEALTHGATE_HEALTH_PATHS', args: ['-b', '3000'], env: { HEALTHGATE_HEALTH_PATHS: '/a,b' }, says: /HEALTHGATE_HEALTH_PATHS/ },
     { name: 'the backend port in the env equal to PORT', args: [], env: { PORT: '9000', HEALTHGATE_BACKEND_PORT: '9000' }, says: /itself/ },
+    // Regression: every spelling of a self-loop started, and one upgrade chained ~10,000 connections.
+    ...['127.1', '::ffff:127.0.0.1', '0:0:0:0:0:0:0:1', '[::1]', 'localhost.', 'LOCALHOST', 'app.localhost', '2130706433', '0.0.0.0', '::', '127.8.9.10'].map(
+      (host) => ({ name: `the backend is healthgate itself: --backend-host ${host}`, args: ['-p', '9000', '-b', '9000', '--backend-host', host], env: {}, says: /itself/ }),
+    ),
+    {
+      name: 'the backend is healthgate itself: --backend-host names the --host address',
+      args: ['--host', '127.0.0.1', '--backend-host', '127.0.0.1', '-p', '9000', '-b', '9000'],
+      env: {},
+      says: /itself/,
+    },
+    // Regression: 2,200,000 s overflowed setTimeout, which fired at once and SIGKILLed the app.
+    { name: 'a drain budget past what a timer holds', args: ['-b', '3000'], env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '2200000' }, says: /RAILWAY_DEPLOYMENT_DRAINING_SECONDS/ },
+    // Regression: a 13-line stack trace and exit 1.
+    { name: 'a --host that does not resolve', args: ['-b', '3000', '--host', 'no-such-host.invalid'], env: {}, says: /--host no-such-host\.invalid does not resolve/ },
   ])('$name', async ({ args, env, says }) => {
     const { code, stdout, stderr } = await runCli(args, env);
     expect(code).toBe(2);

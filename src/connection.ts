@@ -109,8 +109,8 @@ export class Connection {
     return this.state;
   }
 
-  /** True while the connection has not been routed to the backend and is not answering. */
-  get isIdleOrSniffing(): boolean {
+  /** True while the connection is being sniffed, idles between health requests, or waits to be refused: nothing routed, nothing being answered. */
+  get isUnrouted(): boolean {
     return this.state === 'sniffing' || this.state === 'refusing';
   }
 
@@ -125,7 +125,7 @@ export class Connection {
    * once; one preparing an answer closes after it; routed ones are left to end by themselves.
    */
   closeIfNotRouted(): void {
-    if (this.isIdleOrSniffing) this.destroy();
+    if (this.isUnrouted) this.destroy();
     else if (this.state === 'answering') this.closeAfterAnswer = true;
   }
 

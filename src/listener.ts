@@ -7,13 +7,22 @@ import type { Log } from './log';
 // loop's own, readiness checks, a child's spawn, and libuv's spare for its EMFILE trick.
 const RESERVED_FDS = 32;
 
+/** What the listener may ask of a connection when the cap is reached. */
+export interface Evictable {
+  /** True while the connection is still being sniffed or idles between health requests (not routed, not answering). */
+  readonly isUnrouted: boolean;
+  /** Closes it at once. */
+  destroy(): void;
+}
+
 /** The public net.Server: accepts, tracks open connections, stops accepting, waits for the last one. */
-export class Listener<C> {
+export class Listener<C extends Evictable> {
   private readonly server: Server;
   private readonly open = new Set<C>();
   private emptyWaiters: Array<() => void> = [];
   /** stopAccepting() was called: a listen still under way closes as soon as it binds. */
   private stopped = false;
+  private readonly cap: number | undefined;
 
   constructor(
     private readonly log: Log,
@@ -25,11 +34,7 @@ export class Listener<C> {
     // Out of descriptors, libuv accepts and closes the excess by itself (its EMFILE trick) and
     // tells nobody, and backend connects and readiness checks fail with EMFILE. A cap under the
     // open-file limit keeps a backend socket for every client and makes each refusal visible.
-    const cap = connectionCap(readOpenFileLimit());
-    if (cap !== undefined) {
-      this.server.maxConnections = cap;
-      this.server.on('drop', this.onDrop);
-    }
+    this.cap = connectionCap(readOpenFileLimit());
   }
 
   /** Open connections now. */
@@ -74,9 +79,33 @@ export class Listener<C> {
   }
 
   private readonly onConnection = (socket: Socket): void => {
+    if (this.cap !== undefined && this.open.size >= this.cap && !this.makeRoom()) {
+      socket.on('error', () => undefined);
+      socket.destroy();
+      this.logDrop();
+      return;
+    }
     const connection = this.accept(socket, this.release);
     this.open.add(connection);
   };
+
+  /**
+   * SPEC 3: at the cap, room is made by closing the oldest connection still being sniffed (or
+   * idle between health requests), so that silent or slow connections cannot starve health
+   * checks, as nginx reuses its idle keep-alive connections. Tunnels are never closed for room.
+   * The set keeps insertion order, so the first unrouted one is the oldest. False when all are routed.
+   */
+  private makeRoom(): boolean {
+    for (const connection of this.open) {
+      if (!connection.isUnrouted) continue;
+      // Out of the count now: its close event comes later, and the next accept must not pick it again.
+      this.open.delete(connection);
+      connection.destroy();
+      this.logDrop();
+      return true;
+    }
+    return false;
+  }
 
   private readonly release = (connection: C): void => {
     if (!this.open.delete(connection) || this.open.size > 0) return;
@@ -85,10 +114,10 @@ export class Listener<C> {
     for (const resolve of waiters) resolve();
   };
 
-  private readonly onDrop = (): void => {
+  private logDrop(): void {
     // One line per burst: log.ts summarises the rest ("… and N more in the last second").
-    this.log.warn('connection dropped: open-file limit', { maxConnections: this.server.maxConnections });
-  };
+    this.log.warn('connection dropped: open-file limit', { maxConnections: this.cap });
+  }
 
   private readonly onServerError = (err: NodeJS.ErrnoException): void => {
     // Accept failures that libuv does not hide (EMFILE once even its spare descriptor is gone)

@@ -115,3 +115,32 @@ it(`under ulimit -n ${OPEN_FILE_LIMIT}, a flood of ${FLOOD} connections: the exc
       `${cpuIdleMs} ms in 1 s after; served again ${servedAgainAfterMs} ms after the release`,
   );
 });
+
+it(`regression: under ulimit -n ${OPEN_FILE_LIMIT}, connections that send "G" and wait cannot starve health checks`, async () => {
+  // Past the cap (112 here), a new connection closes the oldest one still being sniffed. Before,
+  // the cap was full of them and every health check was dropped for the whole header timeout.
+  const SILENT = 300;
+  const CHECKS = 30;
+  const backend = await EchoBackend.start('app');
+  const args = ['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1', '--header-timeout', '60000'];
+  const cli = spawnCliVia(['sh', '-c', `ulimit -n ${OPEN_FILE_LIMIT} && exec "$0" "$@"`, process.execPath], args);
+  defer(() => cli.stop());
+  const port = await cli.port();
+  const silent = await Promise.all(
+    Array.from({ length: SILENT }, async () => {
+      const socket = connect({ port, host: '127.0.0.1' });
+      defer(() => destroyAndWait(socket));
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve) => socket.once('connect', () => socket.write('G', () => resolve())));
+      return socket;
+    }),
+  );
+  expect(silent).toHaveLength(SILENT);
+  const statuses: number[] = [];
+  for (let i = 0; i < CHECKS; i++) {
+    const bytes = await rawRequest(port, requestHead('GET /health HTTP/1.1', ['Connection: close']), { timeoutMs: 5000 }).catch(() => Buffer.alloc(0));
+    statuses.push(bytes.length > 0 ? onlyResponse(bytes).status : 0);
+  }
+  expect(statuses).toEqual(Array(CHECKS).fill(200));
+  expect(cli.proc.exitCode).toBeNull();
+});

@@ -24,10 +24,10 @@ it('regression: a SIGTERM while start() is still binding leaves no listening por
   const gate = await starting;
   expect(await gate.exited).toBe(0);
   const probe = connect({ port: gate.address.port, host: '127.0.0.1' });
-  const outcome = await new Promise<string | undefined>((resolve) => {
+  const connected = await new Promise<string | undefined>((resolve) => {
     probe.once('connect', () => resolve('connected'));
     probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
   });
   probe.destroy();
-  expect(outcome).toBe('ECONNREFUSED');
+  expect(connected).toBe('ECONNREFUSED');
 });

@@ -7,16 +7,18 @@ import type { Log } from './log';
 // loop's own, readiness checks, a child's spawn, and libuv's spare for its EMFILE trick.
 const RESERVED_FDS = 32;
 
-/** What the listener may ask of a connection when the cap is reached. */
-export interface Evictable {
+/** What the listener asks of a connection: at the cap, and when shutdown drains. */
+export interface ListenerConnection {
   /** True while the connection is still being sniffed or idles between health requests (not routed, not answering). */
   readonly isUnrouted: boolean;
+  /** SPEC (Shutdown): closes it at once when unrouted, after its answer when answering; a tunnel is left alone. */
+  closeIfNotRouted(): void;
   /** Closes it at once. */
   destroy(): void;
 }
 
 /** The public net.Server: accepts, tracks open connections, stops accepting, waits for the last one. */
-export class Listener<C extends Evictable> {
+export class Listener<C extends ListenerConnection> {
   private readonly server: Server;
   private readonly open = new Set<C>();
   private emptyWaiters: Array<() => void> = [];
@@ -37,9 +39,9 @@ export class Listener<C extends Evictable> {
     this.cap = connectionCap(readOpenFileLimit());
   }
 
-  /** Open connections now. */
-  get connections(): ReadonlySet<C> {
-    return this.open;
+  /** How many connections are open now. */
+  get openCount(): number {
+    return this.open.size;
   }
 
   /** Listens on host:port; `::` falls back to `0.0.0.0` where IPv6 is off. Resolves with the bound address. */
@@ -70,6 +72,18 @@ export class Listener<C extends Evictable> {
   stopAccepting(): void {
     this.stopped = true;
     if (this.server.listening) this.server.close();
+  }
+
+  /** Closes the connections that are not routed (SPEC: Shutdown). */
+  closeUnrouted(): void {
+    for (const connection of this.open) connection.closeIfNotRouted();
+  }
+
+  /** Closes every open connection; returns how many there were. */
+  destroyAll(): number {
+    const count = this.open.size;
+    for (const connection of this.open) connection.destroy();
+    return count;
   }
 
   /** Resolves when no connection is open. */

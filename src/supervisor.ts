@@ -35,6 +35,9 @@ export class Supervisor {
   private resolveExit!: (code: number) => void;
   /** Resolves with the child's exit code once it has exited. */
   readonly exited: Promise<number> = new Promise((resolve) => (this.resolveExit = resolve));
+  private resolveSettled!: () => void;
+  /** Resolves once start() has spawned the child or failed to, or skipStart() said it will not run. */
+  readonly settled: Promise<void> = new Promise((resolve) => (this.resolveSettled = resolve));
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -52,6 +55,16 @@ export class Supervisor {
     return this.child?.pid;
   }
 
+  /** The command as one line, for logs. */
+  get commandLine(): string {
+    return this.options.command.join(' ');
+  }
+
+  /** Says that start() will not be called (a shutdown came first): `settled` resolves. */
+  skipStart(): void {
+    this.resolveSettled();
+  }
+
   /** Starts the child; rejects with StartError when the command cannot be started. */
   start(): Promise<void> {
     const [command, ...args] = this.options.command;
@@ -65,9 +78,11 @@ export class Supervisor {
         const why = err.code === 'ENOENT' ? 'command not found' : `cannot execute (${err.code ?? err.message})`;
         reject(new StartError(`${command}: ${why}`, this.exitCode as 126 | 127));
         this.resolveExit(this.exitCode);
+        this.resolveSettled();
       });
       child.once('spawn', () => {
         process.on('exit', this.killOnExit);
+        this.resolveSettled();
         resolve();
       });
       child.once('exit', (code, signal) => {
@@ -102,4 +117,11 @@ export class Supervisor {
       // ESRCH: it exited between our check and the kill; its exit event is on its way.
     }
   }
+}
+
+/** SPEC: the child's environment is ours plus PORT and each --child-port-env name set to the backend port. */
+export function childEnvironment(base: NodeJS.ProcessEnv, config: { readonly backendPort: number; readonly childPortEnv: readonly string[] }): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const name of ['PORT', ...config.childPortEnv]) env[name] = String(config.backendPort);
+  return env;
 }

@@ -6,11 +6,14 @@ import type { Log } from './log';
 import type { ConnectionRoute, Metrics } from './metrics';
 import { splice, type TunnelResult } from './pipe';
 import { BodyError, createBodySkipper, type BodySkipper } from './body-skipper';
-import { sniff, type LocalTarget, type RequestHead, type SniffRules } from './sniff';
+import type { HeadMemo } from './head-memo';
+import { sniff, type LocalTarget, type RequestHead, type SniffRules, type Verdict } from './sniff';
 
 /** What every connection shares: the rules, the backend, the answers, the counters. */
 export interface ConnectionContext {
   readonly rules: SniffRules;
+  /** Verdicts of answered heads, shared by every connection (head-memo.ts says why that is safe). */
+  readonly memo: HeadMemo<Verdict>;
   readonly headerTimeoutMs: number;
   readonly halfCloseTimeoutMs: number;
   readonly backend: BackendTarget;
@@ -74,7 +77,12 @@ function onLingerTimeout(connection: Connection): void {
 /** One client socket: sniffing → answering | piping → closed. */
 export class Connection {
   private state: ConnectionState = 'sniffing';
-  /** Bytes received and neither answered nor piped; `length` of `store` is in use. */
+  /**
+   * Bytes received and neither answered nor piped: the first `length` bytes of `store`. The first
+   * chunk is kept as Node gave it, without a copy (each read has a buffer of its own, which
+   * nothing else writes into); a second chunk moves both into a buffer of ours that grows by
+   * doubling, so that a head sent one byte at a time costs O(n), not O(n²).
+   */
   private store: Buffer = EMPTY;
   private length = 0;
   private headerTimer: NodeJS.Timeout | undefined;
@@ -102,11 +110,6 @@ export class Connection {
     socket.on('close', onClientClose);
     ctx.metrics.connectionOpened();
     this.armHeaderTimer();
-  }
-
-  /** The connection's state now. */
-  get currentState(): ConnectionState {
-    return this.state;
   }
 
   /** True while the connection is being sniffed, idles between health requests, or waits to be refused: nothing routed, nothing being answered. */
@@ -175,7 +178,7 @@ export class Connection {
   }
 
   onClientClose(): void {
-    if (this.state === 'piping') return;
+    // Not reached once piping: detach() removed this listener, and the tunnel reports the close.
     this.setState('closed');
     if (!this.route) this.classify(this.receivedAny ? 'rejected' : 'silent');
     if (!this.receivedAny && this.ctx.log.debugEnabled) this.ctx.log.debug('silent connection', { conn: this.id, peer: this.peer });
@@ -280,7 +283,7 @@ export class Connection {
         if (this.clientEnded && !this.bodySkipper) this.endAndLinger();
         return;
       }
-      const verdict = sniff(this.buffered, this.ctx.rules);
+      const verdict = sniff(this.buffered, this.ctx.rules, this.ctx.memo);
       switch (verdict.kind) {
         case 'need-more':
           if (this.clientEnded) {
@@ -424,7 +427,7 @@ export class Connection {
       this.ctx.log.debug('tunnel error', { conn: this.id, peer: this.peer, reason: (result.error as NodeJS.ErrnoException).code });
     }
     if (result.halfCloseTimedOut) this.ctx.log.debug('half-closed tunnel timed out', { conn: this.id, peer: this.peer });
-    this.state = 'closed';
+    this.setState('closed');
     this.finish();
   }
 

@@ -10,6 +10,7 @@ import { Metrics } from './metrics';
 import { LocalAnswers } from './readiness';
 import { listenForSignals } from './signals';
 import { Shutdown, type Clock } from './shutdown';
+import { HeadMemo } from './head-memo';
 import { compileRules } from './sniff';
 import { childEnvironment, Supervisor, type SpawnFunction } from './supervisor';
 
@@ -44,7 +45,7 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
   const check = new BackendCheck(config.healthCheck, backend, config.checkPath, (result) => answers.onCheckResult(result), now);
   const answers = new LocalAnswers(check, metrics, log, backend.label, now);
   const { headerTimeoutMs, halfCloseTimeoutMs, shutdownDelayMs, drainTimeoutMs } = config;
-  const context: ConnectionContext = { rules: compileRules(config), headerTimeoutMs, halfCloseTimeoutMs, backend, metrics, log, answerLocal: answers.answer };
+  const context: ConnectionContext = { rules: compileRules(config), memo: new HeadMemo(), headerTimeoutMs, halfCloseTimeoutMs, backend, metrics, log, answerLocal: answers.answer };
   let nextId = 0;
   const listener = new Listener<Connection>(log, (socket, release) => new Connection(socket, context, ++nextId, release));
   const { command, signalGroup } = config;

@@ -60,14 +60,11 @@ export class Metrics {
 
   /** Counts a connection once it is classified. */
   countConnection(route: ConnectionRoute): void {
-    // Bound children: no label hashing per connection.
-    let child = this.connectionsByRoute.get(route);
-    if (!child) this.connectionsByRoute.set(route, (child = this.connections.labels({ route })));
-    child.inc();
+    bound(this.boundChildren, `route ${route}`, () => this.connections.labels({ route })).inc();
   }
 
-  private readonly connectionsByRoute = new Map<ConnectionRoute, { inc(): void }>();
-  private readonly healthByLabel = new Map<string, { inc(): void }>();
+  // Every labelled series is bound once, the first time it is used: no label hashing per event.
+  private readonly boundChildren = new Map<string, { inc(value?: number): void }>();
 
   /** Tracks open client connections. */
   connectionOpened(): void {
@@ -80,8 +77,8 @@ export class Metrics {
 
   /** Adds a closed tunnel's byte counts. */
   addTunnelBytes(toBackend: number, toClient: number): void {
-    this.bytes.inc({ direction: 'to_backend' }, toBackend);
-    this.bytes.inc({ direction: 'to_client' }, toClient);
+    bound(this.boundChildren, 'direction to_backend', () => this.bytes.labels({ direction: 'to_backend' })).inc(toBackend);
+    bound(this.boundChildren, 'direction to_client', () => this.bytes.labels({ direction: 'to_client' })).inc(toClient);
   }
 
   setBackendUp(up: boolean): void {
@@ -89,18 +86,22 @@ export class Metrics {
   }
 
   countHealthResponse(kind: 'readiness' | 'liveness', status: number): void {
-    const key = `${kind} ${status}`;
-    let child = this.healthByLabel.get(key);
-    if (!child) this.healthByLabel.set(key, (child = this.healthResponses.labels({ kind, status: String(status) })));
-    child.inc();
+    bound(this.boundChildren, `health ${kind} ${status}`, () => this.healthResponses.labels({ kind, status: String(status) })).inc();
   }
 
   countError(code: AnsweredErrorCode): void {
-    this.errors.inc({ kind: ANSWERED_ERRORS[code].metricKind });
+    const kind = ANSWERED_ERRORS[code].metricKind;
+    bound(this.boundChildren, `error ${kind}`, () => this.errors.labels({ kind })).inc();
   }
 
   /** Prometheus text exposition of every metric. */
   render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+function bound<T>(children: Map<string, T>, key: string, create: () => T): T {
+  let child = children.get(key);
+  if (!child) children.set(key, (child = create()));
+  return child;
 }

@@ -104,12 +104,16 @@ class Tunnel {
   private halfCloseTimedOut = false;
 
   // Not the options: the sniffed bytes are the backend's once written, not ours to keep.
+  /** What the client socket had written before the tunnel (health answers on a keep-alive connection). */
+  private readonly clientBytesBefore: number;
+
   constructor(
     private readonly client: TunnelSocket,
     private readonly backend: TunnelSocket,
     private readonly halfCloseTimeoutMs: number,
     private readonly onClose: (result: TunnelResult) => void,
   ) {
+    this.clientBytesBefore = client.bytesWritten;
     client[kPeer] = backend;
     backend[kPeer] = client;
     client[kTunnel] = this;
@@ -148,7 +152,8 @@ class Tunnel {
     if (--this.open > 0) return;
     this.onClose({
       toBackendBytes: this.backend.bytesWritten,
-      toClientBytes: this.backend.bytesRead,
+      // Bytes written to the client, not bytes read from the backend: what the client was sent.
+      toClientBytes: this.client.bytesWritten - this.clientBytesBefore,
       error: this.firstError,
       halfCloseTimedOut: this.halfCloseTimedOut,
     });

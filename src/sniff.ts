@@ -1,5 +1,6 @@
 import { HTTPParser } from 'http-parser-js';
 import type { BodyLength } from './body-skipper';
+import type { HeadMemo } from './head-memo';
 
 /** Which of healthgate's own answers a request asks for. */
 export type LocalTarget = 'health' | 'live' | 'metrics';
@@ -28,8 +29,6 @@ export type Verdict =
 export interface SniffRules {
   readonly targets: ReadonlyMap<string, LocalTarget>;
   readonly maxHeaderBytes: number;
-  /** Verdicts of recent complete heads by their bytes: a platform's probe sends the same head each time. */
-  readonly recentHeads: Map<string, Verdict>;
 }
 
 /** Compiles the configured paths into rules; earlier kinds win where a path repeats. */
@@ -43,7 +42,7 @@ export function compileRules(options: {
   for (const path of options.healthPaths) targets.set(path, 'health');
   for (const path of options.livePaths) if (!targets.has(path)) targets.set(path, 'live');
   if (options.metricsPath && !targets.has(options.metricsPath)) targets.set(options.metricsPath, 'metrics');
-  return { targets, maxHeaderBytes: options.maxHeaderBytes, recentHeads: new Map() };
+  return { targets, maxHeaderBytes: options.maxHeaderBytes };
 }
 
 const CR = 0x0d;
@@ -65,9 +64,10 @@ const UPGRADE = Buffer.from('upgrade', 'latin1');
 
 /**
  * Judges the bytes received so far on a stream (from its start, or from the end of the previous
- * answered request). Pure; it decides as early as the bytes allow (SPEC: Routing, one rule).
+ * answered request). Pure; it decides as early as the bytes allow (SPEC: Routing, one rule). A
+ * memo, when given, remembers the verdicts of answered heads: the same bytes get the same verdict.
  */
-export function sniff(buf: Buffer, rules: SniffRules): Verdict {
+export function sniff(buf: Buffer, rules: SniffRules, memo?: HeadMemo<Verdict>): Verdict {
   if (buf.length === 0) return NEED_MORE;
   // SPEC: one empty line before the request line is skipped.
   let start = 0;
@@ -92,25 +92,19 @@ export function sniff(buf: Buffer, rules: SniffRules): Verdict {
   if (headEnd === undefined || headEnd - start > rules.maxHeaderBytes) {
     return limitHead(NEED_MORE, buf, start, rules, headEnd);
   }
-  return judgeHeadOnce(buf, start, headEnd, target.path, rules);
+  return judgeHeadOnce(buf, start, headEnd, target.path, rules, memo);
 }
 
-// Bounds the memo: a few probes' heads fit; a flood of distinct heads only clears it now and then.
-const RECENT_HEADS_MAX = 64;
-const RECENT_HEAD_MAX_BYTES = 1024;
-
-/** judgeHead through the memo of recent answered heads; the same bytes always get the same verdict. */
-function judgeHeadOnce(buf: Buffer, start: number, headEnd: number, path: string, rules: SniffRules): Verdict {
-  if (headEnd > RECENT_HEAD_MAX_BYTES) return judgeHead(buf.subarray(start, headEnd), path, rules.targets.get(path)!, headEnd);
-  const key = buf.toString('latin1', 0, headEnd);
-  let verdict = rules.recentHeads.get(key);
+/** judgeHead through the memo of answered heads, when there is one. */
+function judgeHeadOnce(buf: Buffer, start: number, headEnd: number, path: string, rules: SniffRules, memo: HeadMemo<Verdict> | undefined): Verdict {
+  const judge = (): Verdict => judgeHead(buf.subarray(start, headEnd), path, rules.targets.get(path)!, headEnd);
+  const key = memo?.keyOf(buf, headEnd);
+  if (memo === undefined || key === undefined) return judge();
+  let verdict = memo.get(key);
   if (!verdict) {
-    verdict = judgeHead(buf.subarray(start, headEnd), path, rules.targets.get(path)!, headEnd);
+    verdict = judge();
     // Only answered heads repeat; an upgrade's head carries a fresh Sec-WebSocket-Key each time.
-    if (verdict.kind === 'local') {
-      if (rules.recentHeads.size >= RECENT_HEADS_MAX) rules.recentHeads.clear();
-      rules.recentHeads.set(key, verdict);
-    }
+    if (verdict.kind === 'local') memo.set(key, verdict);
   }
   return verdict;
 }
@@ -318,19 +312,16 @@ function isUpgradeName(head: Buffer, at: number): boolean {
   return true;
 }
 
-// One parser serves every head: heads are parsed whole and synchronously, so none overlap.
-const HEAD_PARSER = new HTTPParser(HTTPParser.REQUEST);
-let lastParsed: ParsedHead | undefined;
-HEAD_PARSER[HTTPParser.kOnHeadersComplete] = (info: { versionMinor: number; headers: string[] }) => {
-  lastParsed = { versionMinor: info.versionMinor, headers: info.headers };
-  return 0;
-};
-
+/** Parses a complete head with a parser of its own: no state outlives the call. */
 function parseHead(head: Buffer): ParsedHead | Error {
-  HEAD_PARSER.initialize(HTTPParser.REQUEST);
-  HEAD_PARSER.maxHeaderSize = head.length + 1;
-  lastParsed = undefined;
-  const result = HEAD_PARSER.execute(head);
+  const parser = new HTTPParser(HTTPParser.REQUEST);
+  let parsed: ParsedHead | undefined;
+  parser[HTTPParser.kOnHeadersComplete] = (info: { versionMinor: number; headers: string[] }) => {
+    parsed = { versionMinor: info.versionMinor, headers: info.headers };
+    return 0;
+  };
+  parser.maxHeaderSize = head.length + 1;
+  const result = parser.execute(head);
   if (result instanceof Error) return result;
-  return lastParsed ?? new Error('incomplete head');
+  return parsed ?? new Error('incomplete head');
 }

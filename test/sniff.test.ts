@@ -1,3 +1,4 @@
+import { HeadMemo } from '../src/head-memo';
 import { compileRules, sniff, type Verdict } from '../src/sniff';
 
 const RULES = compileRules({ healthPaths: ['/', '/health'], livePaths: ['/live'], metricsPath: '/metrics', maxHeaderBytes: 256 });
@@ -50,5 +51,13 @@ describe('sniff', () => {
       if (verdict.kind !== 'need-more') decided = verdict;
     }
     expect(decided).toEqual(whole);
+  });
+
+  it.each(CASES)('$name, through a shared memo of answered heads: the same verdict, first time and again', ({ bytes }) => {
+    const memo = new HeadMemo<Verdict>();
+    const all = Buffer.from(bytes, 'latin1');
+    const fresh = sniff(all, RULES);
+    expect(sniff(all, RULES, memo)).toEqual(fresh);
+    expect(sniff(all, RULES, memo)).toEqual(fresh);
   });
 });

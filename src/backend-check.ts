@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { BackendTarget } from './backend-target';
+import type { BackendUnreachableError } from './errors';
 import type { CheckMode } from './config';
 import type { BackendState } from './health';
 
@@ -10,6 +11,8 @@ export interface CheckResult {
   readonly backend: BackendState;
   /** Why the check failed: 'backend down', 'backend timeout' or 'no handshake'. */
   readonly reason?: string;
+  /** What a failed connect tried: each address and its error code (`127.0.0.1:8081 ECONNREFUSED`). */
+  readonly tried?: readonly string[];
 }
 
 /** SPEC: one check times out after 1 s; its result is cached for at most 1 s. */
@@ -63,22 +66,23 @@ export class BackendCheck {
   private checkTcp(done: (result: CheckResult) => void): void {
     this.target.connect(CHECK_TIMEOUT_MS, (err, socket) => {
       socket?.destroy();
-      done(err ? down(err.timedOut) : { ok: true, backend: 'up' });
+      done(err ? down(err) : { ok: true, backend: 'up' });
     });
   }
 
   private checkHandshake(done: (result: CheckResult) => void): void {
     const started = this.now();
     this.target.connect(CHECK_TIMEOUT_MS, (err, socket) => {
-      if (!socket) return done(down(err?.timedOut ?? false));
+      if (!socket) return done(down(err));
       const remaining = Math.max(1, CHECK_TIMEOUT_MS - (this.now() - started));
       awaitHandshake(socket, this.target.label, this.checkPath, remaining, done);
     });
   }
 }
 
-function down(timedOut: boolean): CheckResult {
-  return { ok: false, backend: 'down', reason: timedOut ? 'backend timeout' : 'backend down' };
+function down(err: BackendUnreachableError | undefined): CheckResult {
+  const tried = (err?.attempts ?? []).map(({ address, code }) => `${address} ${code}`);
+  return { ok: false, backend: 'down', reason: err?.timedOut ? 'backend timeout' : 'backend down', ...(tried.length > 0 ? { tried } : {}) };
 }
 
 function awaitHandshake(

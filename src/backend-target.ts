@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { BackendUnreachableError } from './errors';
+import { BackendUnreachableError, type ConnectAttempt } from './errors';
 
 /** SPEC 3: a backend that does not accept within 2 s is unreachable. */
 export const CONNECT_TIMEOUT_MS = 2000;
@@ -24,7 +24,12 @@ export class BackendTarget {
 
   /** A host:port label for logs. */
   get label(): string {
-    return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    return hostPort(this.host, this.port);
+  }
+
+  /** The addresses a connect tries: 127.0.0.1 and ::1 for `localhost`, else the host as given. */
+  get addresses(): readonly string[] {
+    return this.candidates;
   }
 
   /**
@@ -38,10 +43,13 @@ export class BackendTarget {
     const deadline = Date.now() + timeoutMs;
     let cancelCurrent: CancelConnect = () => undefined;
     let cancelled = false;
+    // SPEC (Diagnostics): the error says what was tried, each address and its error code.
+    const attempts: ConnectAttempt[] = [];
     const attempt = (index: number, lastError: BackendUnreachableError | undefined): void => {
       const remaining = deadline - Date.now();
       if (index >= order.length || remaining <= 0) {
-        callback(lastError ?? new BackendUnreachableError('backend connect timed out', true), undefined);
+        const timedOut = lastError?.timedOut ?? true;
+        callback(new BackendUnreachableError(lastError?.message ?? 'backend connect timed out', timedOut, attempts), undefined);
         return;
       }
       const host = order[index];
@@ -52,6 +60,7 @@ export class BackendTarget {
           return;
         }
         if (this.remembered === host) this.remembered = undefined;
+        if (err) attempts.push(...err.attempts);
         if (!cancelled) attempt(index + 1, err);
       });
     };
@@ -70,7 +79,7 @@ function connectOnce(host: string, port: number, timeoutMs: number, callback: Co
   const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
   const timer = setTimeout(() => {
     socket.destroy();
-    settle(new BackendUnreachableError(`no connect to ${host}:${port} within ${timeoutMs} ms`, true));
+    settle(new BackendUnreachableError(`no connect to ${host}:${port} within ${timeoutMs} ms`, true, [{ address: hostPort(host, port), code: 'ETIMEDOUT' }]));
   }, timeoutMs);
   let settled = false;
   function finish(): boolean {
@@ -89,7 +98,8 @@ function connectOnce(host: string, port: number, timeoutMs: number, callback: Co
   }
   function onError(err: NodeJS.ErrnoException): void {
     socket.destroy();
-    settle(new BackendUnreachableError(`${err.code ?? 'error'} from ${host}:${port}`, false));
+    const code = err.code ?? 'error';
+    settle(new BackendUnreachableError(`${code} from ${host}:${port}`, false, [{ address: hostPort(host, port), code }]));
   }
   socket.once('connect', onConnect);
   socket.on('error', onError);
@@ -98,4 +108,9 @@ function connectOnce(host: string, port: number, timeoutMs: number, callback: Co
     // an embedder's event loop) for up to the connect timeout.
     if (finish()) socket.destroy();
   };
+}
+
+/** `host:port`, with an IPv6 address in brackets. */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -21,6 +21,8 @@ export interface ConnectionContext {
   readonly log: Log;
   /** The bytes of the answer to a local request; a promise when a check or a scrape runs first. */
   answerLocal(target: LocalTarget, head: RequestHead): Buffer | Promise<Buffer>;
+  /** Sees the first bytes of each stream routed to the backend (diagnose.ts: a platform probe on an unanswered path). */
+  routedToBackend(sniffed: Buffer): void;
 }
 
 /**
@@ -410,6 +412,7 @@ export class Connection {
     this.classify('backend');
     this.setState('piping');
     const sniffed = this.length > 0 ? Buffer.from(this.buffered) : EMPTY;
+    if (sniffed.length > 0) this.ctx.routedToBackend(sniffed);
     this.store = EMPTY;
     this.length = 0;
     this.detach();

@@ -24,11 +24,19 @@ export class UsageError extends HealthgateError {
   }
 }
 
-/** The backend refused, or did not accept within the connect timeout. */
+/** One address tried for the backend, and why it failed (`ECONNREFUSED`, `ETIMEDOUT`, …). */
+export interface ConnectAttempt {
+  /** `host:port`, IPv6 in brackets. */
+  readonly address: string;
+  readonly code: string;
+}
+
+/** The backend refused, or did not accept within the connect timeout; `attempts` says what was tried. */
 export class BackendUnreachableError extends HealthgateError {
   constructor(
     message: string,
     readonly timedOut: boolean,
+    readonly attempts: readonly ConnectAttempt[] = [],
   ) {
     super('HG_BACKEND_UNREACHABLE', message);
   }

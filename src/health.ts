@@ -13,20 +13,36 @@ export interface HealthStatus {
   readonly backend: BackendState;
   readonly draining: boolean;
   readonly uptimeSeconds: number;
+  /** SPEC (Diagnostics): what a failed connect tried, each address and its error code. */
+  readonly tried?: readonly string[];
+  /** In entrypoint mode, the port the app was given in PORT. */
+  readonly appPort?: number;
 }
 
 /** Returns the bytes of a health answer: 200 `ok` or 503 `unavailable: <reason>`, as text or JSON (SPEC: Health answers). */
 export function renderHealth(head: RequestHead, status: HealthStatus): Buffer {
   const code = status.ok ? 200 : 503;
-  if (!head.wantsJson) return renderTextHealth(code, head, status.ok ? 'ok\n' : `unavailable: ${status.reason ?? 'unavailable'}\n`);
+  if (!head.wantsJson) return renderTextHealth(code, head, status.ok ? 'ok\n' : `unavailable: ${whyText(status)}\n`);
   const body = JSON.stringify({
     status: status.ok ? 'ok' : 'unavailable',
     backend: status.backend,
     draining: status.draining,
     uptimeSeconds: Math.round(status.uptimeSeconds * 10) / 10,
     ...(status.ok ? {} : { reason: status.reason ?? 'unavailable' }),
+    ...(!status.ok && status.tried !== undefined ? { tried: status.tried } : {}),
+    ...(!status.ok && status.appPort !== undefined ? { appPort: status.appPort } : {}),
   });
   return renderResponse(code, head, 'application/json', Buffer.from(body, 'utf8'));
+}
+
+/** `backend down (tried 127.0.0.1:8081 ECONNREFUSED, [::1]:8081 ECONNREFUSED; the app was given PORT=8081)`. */
+function whyText(status: HealthStatus): string {
+  const details = [
+    ...(status.tried ? [`tried ${status.tried.join(', ')}`] : []),
+    ...(status.appPort !== undefined ? [`the app was given PORT=${status.appPort}`] : []),
+  ];
+  const reason = status.reason ?? 'unavailable';
+  return details.length > 0 ? `${reason} (${details.join('; ')})` : reason;
 }
 
 // Text answers are few: two codes × HEAD or GET × keep-alive or not × a fixed set of reasons. Each

@@ -9,10 +9,14 @@ export type LogFields = Record<string, unknown>;
 export interface Log {
   error(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
+  /** A warn line whose caller limits its rate itself (diagnose.ts): never folded into a burst summary. */
+  finding(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
   debug(message: string, fields?: LogFields): void;
   /** True when debug lines are written, so that callers can skip building their fields. */
   readonly debugEnabled: boolean;
+  /** Writes pending burst summaries now (before a last line, so that every line precedes it). */
+  flush(): void;
   /** Flushes pending burst summaries and stops their timer. */
   close(): void;
 }
@@ -27,7 +31,9 @@ export function createLog(options: { level: LogLevel; format: LogFormat; stream?
       : winston.format.combine(
           winston.format.timestamp(),
           winston.format.printf(({ level, message, timestamp, ...fields }) => {
+            // SPEC (Diagnostics): readable lines print no undefined fields.
             const extra = Object.entries(fields)
+              .filter(([, v]) => v !== undefined)
               .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
               .join(' ');
             return `${String(timestamp)} ${level.padEnd(5)} ${String(message)}${extra ? ' ' + extra : ''}`;
@@ -65,6 +71,7 @@ function summarizeWarnings(logger: winston.Logger, debugEnabled: boolean, output
   let timer: NodeJS.Timeout | undefined;
 
   const flush = (): void => {
+    if (timer) clearTimeout(timer);
     timer = undefined;
     for (const [message, burst] of bursts) {
       if (burst.count > 0) {
@@ -78,6 +85,7 @@ function summarizeWarnings(logger: winston.Logger, debugEnabled: boolean, output
     error: (message, fields) => output.broken || logger.error(message, fields),
     info: (message, fields) => output.broken || logger.info(message, fields),
     debug: (message, fields) => output.broken || logger.debug(message, fields),
+    finding: (message, fields) => output.broken || logger.warn(message, fields),
     warn(message, fields) {
       if (output.broken) return;
       const burst = bursts.get(message);
@@ -94,9 +102,7 @@ function summarizeWarnings(logger: winston.Logger, debugEnabled: boolean, output
       }
     },
     debugEnabled,
-    close() {
-      if (timer) clearTimeout(timer);
-      flush();
-    },
+    flush,
+    close: flush,
   };
 }

@@ -5,6 +5,7 @@ import { BackendTarget } from './backend-target';
 import type { Config } from './config';
 import { Connection, type ConnectionContext } from './connection';
 import { Listener } from './listener';
+import { Diagnostics } from './diagnose';
 import { createLog, type Log } from './log';
 import { Metrics } from './metrics';
 import { LocalAnswers } from './readiness';
@@ -42,13 +43,16 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
   const now = deps.now ?? Date.now;
   const metrics = new Metrics(config.metricsPath !== undefined);
   const backend = new BackendTarget(config.backendHost, config.backendPort);
+  const { command, signalGroup, backendPort } = config;
+  const appPid = (): number | undefined => supervisor?.pid;
+  const diagnostics = new Diagnostics({ log, backendPort, backendAddresses: backend.addresses, appPid, now });
   const check = new BackendCheck(config.healthCheck, backend, config.checkPath, (result) => answers.onCheckResult(result), now);
-  const answers = new LocalAnswers(check, metrics, log, backend.label, now);
+  const appPort = command.length > 0 ? backendPort : undefined;
+  const answers = new LocalAnswers(check, metrics, log, diagnostics, backend.label, appPort, now);
   const { headerTimeoutMs, halfCloseTimeoutMs, shutdownDelayMs, drainTimeoutMs } = config;
-  const context: ConnectionContext = { rules: compileRules(config), memo: new HeadMemo(), headerTimeoutMs, halfCloseTimeoutMs, backend, metrics, log, answerLocal: answers.answer };
+  const context: ConnectionContext = { rules: compileRules(config), memo: new HeadMemo(), headerTimeoutMs, halfCloseTimeoutMs, backend, metrics, log, answerLocal: answers.answer, routedToBackend: (sniffed) => diagnostics.routedToBackend(sniffed) };
   let nextId = 0;
   const listener = new Listener<Connection>(log, (socket, release) => new Connection(socket, context, ++nextId, release));
-  const { command, signalGroup } = config;
   const env = childEnvironment(deps.env ?? process.env, config);
   const supervisor = command.length > 0 ? new Supervisor({ command, env, signalGroup, spawn: deps.spawn }) : undefined;
   const onExit = (): void => {
@@ -67,6 +71,7 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
   const { healthPaths, livePaths, healthCheck, metricsPath } = config;
   const optional = { ...(metricsPath ? { metricsPath } : {}), ...(supervisor ? { command: supervisor.commandLine } : {}) };
   log.info('healthgate listening', { address: address.address, port: address.port, backend: backend.label, healthPaths, livePaths, healthCheck, ...optional });
+  diagnostics.atStart(deps.env ?? process.env);
   if (supervisor) await startChild(supervisor, shutdown, listener, log, onExit);
   return { address, exited: shutdown.exited, shutdown: (signal) => shutdown.begin(signal) };
 }
@@ -87,7 +92,9 @@ async function startChild(supervisor: Supervisor, shutdown: Shutdown, listener: 
   log.info('child started', { pid: supervisor.pid, command: supervisor.commandLine });
   void supervisor.exited.then((code) => {
     if (shutdown.started) return;
-    log.info('child exited', { code });
+    // SPEC (Diagnostics): an app that fails (a code other than 0, or a signal) is a warning.
+    if (code === 0) log.info('child exited', { code });
+    else log.warn('child exited', { code });
     shutdown.begin();
   });
 }

@@ -1,4 +1,5 @@
 import type { BackendCheck, CheckResult } from './backend-check';
+import type { Diagnostics } from './diagnose';
 import { renderHealth, renderResponse, type HealthStatus } from './health';
 import type { Log } from './log';
 import type { Metrics } from './metrics';
@@ -19,7 +20,10 @@ export class LocalAnswers {
     private readonly check: BackendCheck,
     private readonly metrics: Metrics,
     private readonly log: Log,
+    private readonly diagnostics: Diagnostics,
     private readonly backendLabel: string,
+    /** In entrypoint mode, the port the app was given in PORT (named in 503 answers). */
+    private readonly appPort: number | undefined,
     private readonly now: () => number,
   ) {
     this.startedAt = now();
@@ -30,11 +34,10 @@ export class LocalAnswers {
     this.draining = true;
   }
 
-  /** Records a finished check: the backend gauge, and one log line when up or down changes. */
+  /** Records a finished check: the backend gauge, a line when the backend comes up, the diagnostics while it is down. */
   readonly onCheckResult = (result: CheckResult): void => {
-    if (this.lastResult?.ok !== result.ok) {
-      this.log.info(result.ok ? 'backend up' : 'backend down', { backend: this.backendLabel, ...(result.reason ? { reason: result.reason } : {}) });
-    }
+    if (result.ok && this.lastResult?.ok !== true) this.log.info('backend up', { backend: this.backendLabel });
+    if (!result.ok) this.diagnostics.backendDown(result);
     this.lastResult = result;
     this.metrics.setBackendUp(result.ok);
   };
@@ -63,6 +66,8 @@ export class LocalAnswers {
       backend: result.backend,
       draining: this.draining,
       uptimeSeconds: this.uptimeSeconds(),
+      // SPEC (Diagnostics): a 503 says what was tried and which port the app was given.
+      ...(!result.ok && !this.draining ? { tried: result.tried, appPort: this.appPort } : {}),
     });
   }
 

@@ -132,6 +132,8 @@ export class Shutdown {
     }
     const closedAtDeadline = listener.destroyAll();
     const code = child?.started ? await child.exited : 0;
+    // SPEC (Diagnostics): every line, summaries of bursts included, comes before `exiting`.
+    log.flush();
     log.info('exiting', { code, closedAtDeadline });
     this.exit(code);
   }

@@ -87,7 +87,8 @@ describe('entrypoint mode', () => {
     const { cli, port } = await startEntrypoint([], { START_DELAY_MS: '1500' });
     const early = await httpGet(port, '/health');
     expect(early.status).toBe(503);
-    expect(early.body).toBe('unavailable: backend down\n');
+    // SPEC (Diagnostics): what was tried, and the port the app was given.
+    expect(early.body).toMatch(/^unavailable: backend down \(tried 127\.0\.0\.1:\d+ ECONNREFUSED, .*; the app was given PORT=\d+\)\n$/);
 
     const upgrade = await new Promise<{ status: number; retryAfter: unknown }>((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/`);

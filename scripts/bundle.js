@@ -16,7 +16,7 @@ const common = {
   // speed-ups only when installed, in a try/catch; the bundles run without them.
   external: ['bufferutil', 'utf-8-validate'],
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'cjs',
   logLevel: 'warning',
   legalComments: 'none',

@@ -1,60 +1,17 @@
-import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localCommand, startContainerCommand, TINI } from './container';
-import { applyCopy, copyContext, dockerignore, only, readDockerfile, type Stage } from './dockerfile';
+import { dockerignore, only, parseDockerfile, readDockerfile, type Stage } from './dockerfile';
 import { codeBlock } from './markdown';
-import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
+import { ROOT } from './support';
 
-// No Docker engine runs here. What can be checked without one: the build stage's steps are the
-// README's and succeed here in order on the context that .dockerignore lets through, and the final
-// stage's ENTRYPOINT + CMD start and answer, with the image's paths mapped onto that build.
+// What the Dockerfile promises in words, checked on its text. image.test.ts builds and runs it for
+// real with podman (where podman can run); these checks hold everywhere: the build stage is the
+// README's build, the context leaves out what it should, and the final stage's shape.
 
 const stages = readDockerfile(ROOT);
 const build = stages.find((s) => s.name === 'build')!;
 const final = stages.at(-1)!;
 const runCommands = (stage: Stage): string[] => only(stage, 'RUN').map((i) => i.text);
-
-/** The emulated build stage's root folder: /src inside it is the build's WORKDIR. */
-let buildRoot: string;
-let buildLog = '';
-
-beforeAll(() => {
-  buildRoot = mkdtempSync(join(tmpdir(), 'healthgate-docker-build-'));
-  const context = mkdtempSync(join(tmpdir(), 'healthgate-docker-context-'));
-  try {
-    copyContext(ROOT, context, dockerignore(readFileSync(join(ROOT, '.dockerignore'), 'utf8')));
-    let workdir = '/';
-    for (const step of build.instructions) {
-      switch (step.keyword) {
-        case 'WORKDIR':
-          workdir = step.text;
-          mkdirSync(join(buildRoot, workdir), { recursive: true });
-          break;
-        case 'COPY':
-          applyCopy(step.text, context, buildRoot, workdir);
-          break;
-        case 'RUN':
-          // The command as written; only npm's cache is shared with this machine.
-          buildLog += `$ ${step.text}\n`;
-          buildLog += execSync(step.text, {
-            cwd: join(buildRoot, workdir),
-            env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' },
-            encoding: 'utf8',
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          break;
-        default:
-          throw new Error(`the build stage emulation does not know ${step.keyword}`);
-      }
-    }
-  } finally {
-    rmSync(context, { recursive: true, force: true });
-  }
-}, 300_000);
-
-afterAll(() => rmSync(buildRoot, { recursive: true, force: true }));
 
 describe('Dockerfile', () => {
   it("the build stage runs the README's build commands, in the README's order", () => {
@@ -62,14 +19,6 @@ describe('Dockerfile', () => {
     const readmeCommands = readme.text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
     expect(runCommands(build)).toEqual(readmeCommands);
     expect(runCommands(build)).toEqual(['npm ci', 'npm run build']);
-  });
-
-  it('those commands succeed here on the build context that .dockerignore lets through', () => {
-    for (const copy of only(final, 'COPY').filter((c) => c.text.startsWith('--from=build'))) {
-      const sources = copy.text.split(/\s+/).slice(1, -1);
-      for (const source of sources) expect(existsSync(join(buildRoot, source))).toBe(true);
-    }
-    expect(buildLog).toContain('$ npm run build');
   });
 
   it('.dockerignore keeps node_modules, dist and .git out of the context', () => {
@@ -84,7 +33,7 @@ describe('Dockerfile', () => {
 
   it('the final stage is node, tini from apt, the two bundles and a non-root user', () => {
     expect(stages).toHaveLength(2);
-    expect(final.from).toMatch(/^node:20-[a-z]+-slim$/);
+    expect(final.from).toMatch(/^node:26-[a-z]+-slim$/);
     expect(runCommands(final).join('\n')).toMatch(/apt-get install -y --no-install-recommends tini\b/);
     const copies = only(final, 'COPY').map((c) => c.text);
     expect(copies).toEqual(['--from=build /src/dist/healthgate.cjs /src/dist/demo.cjs /app/']);
@@ -95,19 +44,21 @@ describe('Dockerfile', () => {
     expect(only(final, 'CMD')[0].args).toEqual(['--backend-port', '8081', '--', 'node', '/app/demo.cjs']);
   });
 
-  it('ENTRYPOINT + CMD, on the emulated build, answer GET /health with 200 and echo over WebSocket', async () => {
-    const argv = [...only(final, 'ENTRYPOINT')[0].args!, ...only(final, 'CMD')[0].args!];
-    const command = await localCommand(argv, join(buildRoot, 'src', 'dist'));
-    if (command.notes.length > 0) console.warn(`Dockerfile ENTRYPOINT: ${command.notes.join('; ')}`);
-    if (existsSync(TINI)) expect(command.argv[0]).toBe(TINI);
-    const container = startContainerCommand(command, buildRoot, { NODE_ENV: 'production' });
-    const port = await container.port();
-    await waitForStatus(port, '/health', 200);
-    expect(await httpGet(port, '/health')).toEqual({ status: 200, body: 'ok\n' });
-    const echo = await wsRoundTrip(port);
-    expect(echo.text).toBe('hello through healthgate');
-    await container.stop();
-    // tini passes on healthgate's exit code: the demo app exits 0 on SIGTERM.
-    expect(await container.exited).toBe(0);
+  it('every Dockerfile starts from a Node line that CI tests (scripts/node-line.sh), none end-of-life', () => {
+    const pinned = readFileSync(join(ROOT, 'scripts', 'node-line.sh'), 'utf8');
+    const ciLines = [...pinned.matchAll(/\[(\d+)\]=\d+\.\d+\.\d+/g)].map((m) => m[1]);
+    expect(ciLines).toEqual(['22', '24', '26']);
+    const examples = readdirSync(join(ROOT, 'docs', 'examples'))
+      .map((d) => `docs/examples/${d}/Dockerfile`)
+      .filter((f) => existsSync(join(ROOT, f)));
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const file of ['Dockerfile', ...examples]) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      expect({ file, eol: /^FROM node:(1\d|20|21)\b/m.test(text) }).toEqual({ file, eol: false });
+      for (const stage of parseDockerfile(text)) {
+        const major = /^node:(\d+)-/.exec(stage.from)?.[1];
+        if (major) expect({ file, major, tested: ciLines.includes(major) }).toEqual({ file, major, tested: true });
+      }
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** One Dockerfile instruction, continuation lines joined; `args` is the exec form's array, if any. */
 export interface Instruction {
@@ -80,37 +80,6 @@ export function dockerignore(text: string): (path: string) => boolean {
     for (const rule of rules) if (rule.regex.test(path)) ignored = !rule.negate;
     return ignored;
   };
-}
-
-/** Copies what `docker build` would send as the context: every file the .dockerignore keeps. */
-export function copyContext(contextDir: string, targetDir: string, isIgnored: (path: string) => boolean): void {
-  const walk = (relative: string): void => {
-    for (const entry of readdirSync(join(contextDir, relative), { withFileTypes: true })) {
-      const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
-      if (isIgnored(path)) continue;
-      if (entry.isDirectory()) walk(path);
-      else if (entry.isFile()) {
-        mkdirSync(dirname(join(targetDir, path)), { recursive: true });
-        cpSync(join(contextDir, path), join(targetDir, path));
-      }
-    }
-  };
-  walk('');
-}
-
-/** Carries out `COPY <src>... <dest>` from a context folder into a stage's root folder. */
-export function applyCopy(args: string, contextDir: string, rootDir: string, workdir: string): void {
-  const parts = args.split(/\s+/).filter((p) => !p.startsWith('--'));
-  const dest = parts.pop()!;
-  const destDir = join(rootDir, dest.startsWith('/') ? dest : join(workdir, dest));
-  for (const source of parts) {
-    const from = join(contextDir, source);
-    if (statSync(from).isDirectory()) cpSync(from, destDir, { recursive: true });
-    else {
-      mkdirSync(destDir, { recursive: true });
-      cpSync(from, join(destDir, source.split('/').pop()!));
-    }
-  }
 }
 
 /** The Dockerfile of the repository. */

@@ -117,9 +117,9 @@ describe('code blocks in the README and docs/', () => {
   it('a block that cannot run here says why, and there are few of them', () => {
     const notRun = blocks.filter((b) => b.marker?.kind === 'not-run');
     for (const block of notRun) expect(block.marker!.value.length).toBeGreaterThan(10);
-    // docker build/push, railway config plan/apply, kubectl apply: a Docker engine, a Railway
-    // account, a cluster.
-    expect(notRun.map((b) => `${b.file}:${b.line}`)).toHaveLength(3);
+    // railway config plan/apply, kubectl apply: a Railway account, a cluster. (The image builds
+    // run for real in image.test.ts and recipes.test.ts.)
+    expect(notRun.map((b) => `${b.file}:${b.line}`)).toHaveLength(2);
   });
 
   it('relative links point at files that exist', () => {
@@ -165,5 +165,54 @@ describe('docs/railway.md', () => {
     for (const needle of ['RAILWAY_DEPLOYMENT_DRAINING_SECONDS', 'drainingSeconds', 'healthcheckPath', 'healthcheck.railway.app', 'ENTRYPOINT', 'COPY --from=healthgate']) {
       expect({ needle, found: text.includes(needle) }).toEqual({ needle, found: true });
     }
+  });
+});
+
+describe('docs/recipes.md', () => {
+  const text = readFileSync(join(DOCS, 'recipes.md'), 'utf8');
+  const sections = new Map(text.split(/^## /m).slice(1).map((s) => [s.slice(0, s.indexOf('\n')), s] as const));
+
+  it('has a recipe per platform, the "when you don\'t need healthgate" section, and says which part of the image build is a stand-in', () => {
+    expect([...sections.keys()]).toEqual(
+      expect.arrayContaining([
+        "When you don't need healthgate",
+        'Any Dockerfile: three lines',
+        'Railway with a Dockerfile',
+        'Railway with Railpack, no Dockerfile',
+        'Render',
+        'Fly.io',
+        'Kubernetes',
+        'Without entrypoint mode',
+      ]),
+    );
+    expect(text).toMatch(/\*\*stand-ins\*\*/);
+  });
+
+  it.each([
+    ['Railway with Railpack, no Dockerfile', /https:\/\/(railpack\.com|docs\.railway\.com|github\.com\/railwayapp)/],
+    ['Render', /https:\/\/render\.com\//],
+    ['Fly.io', /https:\/\/fly\.io\//],
+    ["When you don't need healthgate", /https:\/\/docs\.railway\.com\//],
+  ])('the %s section keeps a source for its platform claims beside them', (name, source) => {
+    expect(sections.get(name)).toMatch(source);
+  });
+
+  it('says what each recipe test covers and what it does not', () => {
+    for (const [name, body] of sections) {
+      if (["When you don't need healthgate", 'Kubernetes', 'What the image tests build'].includes(name)) continue;
+      expect({ name, tested: body.includes('*Tested:*'), notTested: body.includes('*Not tested:*') }).toEqual({ name, tested: true, notTested: true });
+    }
+  });
+});
+
+describe('docs/railway.md: what a deploy gets wrong', () => {
+  const text = readFileSync(join(DOCS, 'railway.md'), 'utf8');
+
+  it('treats railway.toml as legacy, and names the target port and the client-IP headers', () => {
+    expect(text).toMatch(/Legacy: services still on `railway.toml`/);
+    expect(text).toMatch(/target port/);
+    expect(text).toContain('X-Real-IP');
+    expect(text).toContain('X-Forwarded-For');
+    expect(text).toContain('https://docs.railway.com/guides/public-networking');
   });
 });

@@ -42,7 +42,7 @@ interface ServiceSettings {
 
 /** Runs the IaC program as the CLI would (with a context for an unnamed project) and returns its one service. */
 async function evaluateIac(): Promise<{ projectName: string; services: Array<ServiceSettings & { name: string }> }> {
-  const { code } = transformSync(readFileSync(IAC_FILE, 'utf8'), { loader: 'ts', format: 'cjs', target: 'node20' });
+  const { code } = transformSync(readFileSync(IAC_FILE, 'utf8'), { loader: 'ts', format: 'cjs', target: 'node22' });
   const mod = new Module(IAC_FILE) as Module & { _compile(code: string, file: string): void; paths: string[] };
   mod.filename = IAC_FILE;
   mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(join(ROOT, '.railway'));

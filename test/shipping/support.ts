@@ -171,3 +171,15 @@ export async function wsRoundTrip(port: number, path = '/'): Promise<{ text: str
   await once(ws, 'close');
   return { text: received[0].data.toString('utf8'), binary: received[1].data };
 }
+
+/** Opens a WebSocket through `port` with extra handshake headers; resolves with the first message the app sends. */
+export async function wsFirstMessage(port: number, headers: Record<string, string> = {}): Promise<string> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { headers });
+  defer(() => {
+    if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+  });
+  const [data] = (await once(ws, 'message')) as [Buffer];
+  ws.close();
+  await once(ws, 'close');
+  return data.toString('utf8');
+}

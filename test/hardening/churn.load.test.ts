@@ -8,7 +8,7 @@ import { pollUntil } from '../helpers/wait';
 import { acceptValue, clientFrame, OPCODE, upgradeRequest } from '../helpers/ws-frames';
 
 // Churn: 50,000 short connections through the built CLI, half health checks and half WebSocket
-// sessions (upgrade, 101, close handshake). Afterwards healthgate's RSS is within 10% of where it
+// sessions (upgrade, 101, close handshake). Afterwards healthgate's RSS is within 20% of where it
 // was after the first 5,000, and it holds no more handles, timers or requests than it did then.
 //
 // RSS is read after a full garbage collection (test/fixtures/gc-probe.js, preloaded, collects on
@@ -21,6 +21,12 @@ import { acceptValue, clientFrame, OPCODE, upgradeRequest } from '../helpers/ws-
 afterEach(drainCleanup);
 
 const TOTAL = 50_000;
+// On Node 24 and 26, RSS after a full GC moves by about ±10% from one reading to the next with no
+// trend (Node 26.12: 110.7, 112.1, 123.4, 113.0, 112.5, 120.9, 120.3 MB after 5,000 to 100,000
+// connections, JS heap flat at 9.7 MB), where Node 20 and 22 held within a few %. A band of 20%
+// stays clear of that noise and still fails a leak of 1 KB per connection (+45 MB, about +40%);
+// the JS heap bound below is the tight one.
+const RSS_BAND = 0.2;
 const WARM_UP = 5_000;
 const CONCURRENCY = 64;
 const NODE_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16', '--expose-gc', '--require', join(__dirname, '..', 'fixtures', 'gc-probe.js')];
@@ -134,7 +140,7 @@ async function quiescent(port: number): Promise<Holdings> {
   });
 }
 
-it(`${TOTAL} short connections (half health, half WebSocket) leave RSS within 10% of the level after ${WARM_UP}, and no handle, timer or request behind`, async () => {
+it(`${TOTAL} short connections (half health, half WebSocket) leave RSS within ${RSS_BAND * 100}% of the level after ${WARM_UP}, and no handle, timer or request behind`, async () => {
   const backend = await WsBackend.start();
   const args = ['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1', '--metrics-path', '/metrics', '--drain-timeout', '1000'];
   const cli = spawnCliVia([process.execPath, ...NODE_FLAGS], args);
@@ -161,7 +167,7 @@ it(`${TOTAL} short connections (half health, half WebSocket) leave RSS within 10
 
   expect(atEnd).toEqual(atWarmUp);
   expect(atEnd.requests).toBe(0);
-  expect(Math.abs(rssEnd - rssWarmUp)).toBeLessThanOrEqual(rssWarmUp * 0.1);
+  expect(Math.abs(rssEnd - rssWarmUp)).toBeLessThanOrEqual(rssWarmUp * RSS_BAND);
   // Tighter than RSS: what the JS heap still holds after a full GC, 45,000 connections later,
   // grows by less than 1 MB (a leak of 24 bytes a connection would fail this).
   expect(heapEnd - heapWarmUp).toBeLessThan(1024 * 1024);

@@ -56,7 +56,7 @@ async function expectNothingLeft(cli: CliProcess): Promise<void> {
     { timeoutMs: 5000, intervalMs: 50 },
   );
   expect(onlyResponse(await rawRequest(cli.port, requestHead('GET /live HTTP/1.1', ['Connection: close']))).status).toBe(200);
-  expect(cli.jsonLines().filter((l) => l.level === 'error')).toEqual([]);
+  expect(cli.logs.filter((l) => l.level === 'error')).toEqual([]);
   expect(cli.child.exitCode).toBeNull();
 }
 

@@ -67,7 +67,7 @@ describe('slow attacks', () => {
       ...['--header-timeout', String(HEADER_TIMEOUT_MS), '--metrics-path', '/metrics', '--drain-timeout', '1000'],
     ]);
     port = cli.port;
-    logs = cli.jsonLines;
+    logs = () => cli.logs;
     // Warm: the first readiness check is done, so that every timed check below is like the rest.
     expect((await timedHealthCheck(port)).status).toBe(200);
   });

@@ -176,3 +176,15 @@ export async function destroyAndWait(socket: Socket): Promise<void> {
   socket.destroy();
   await closed;
 }
+
+/** Whether a TCP connect to 127.0.0.1:`port` is accepted or refused now (the listener is open or closed). */
+export function connectOutcome(port: number, host = '127.0.0.1'): Promise<'accepted' | 'refused'> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve('accepted');
+    });
+    socket.on('error', () => resolve('refused'));
+  });
+}

@@ -101,13 +101,14 @@ describe('Dockerfile', () => {
     if (command.notes.length > 0) console.warn(`Dockerfile ENTRYPOINT: ${command.notes.join('; ')}`);
     if (existsSync(TINI)) expect(command.argv[0]).toBe(TINI);
     const container = startContainerCommand(command, buildRoot, { NODE_ENV: 'production' });
-    const port = await container.port();
+    await container.listening();
+    const port = container.port;
     await waitForStatus(port, '/health', 200);
     expect(await httpGet(port, '/health')).toEqual({ status: 200, body: 'ok\n' });
     const echo = await wsRoundTrip(port);
     expect(echo.text).toBe('hello through healthgate');
     await container.stop();
     // tini passes on healthgate's exit code: the demo app exits 0 on SIGTERM.
-    expect(await container.exited).toBe(0);
+    expect(await container.exited).toEqual({ code: 0, signal: null });
   });
 });

@@ -33,14 +33,15 @@ async function checkHealthAndEcho(argv: readonly string[], cwd: string): Promise
   const command = await localCommand(argv);
   if (command.notes.length > 0) console.warn(command.notes.join('; '));
   const container = startContainerCommand(command, cwd);
-  const port = await container.port();
+  await container.listening();
+  const port = container.port;
   await waitForStatus(port, '/health', 200);
   expect(await httpGet(port, '/health')).toEqual({ status: 200, body: 'ok\n' });
   const echo = await wsRoundTrip(port, '/');
   expect(echo.text).toBe('hello through healthgate');
   expect(echo.binary).toEqual(Buffer.from([0, 1, 2, 253, 254, 255]));
   await container.stop();
-  expect(await container.exited).toBe(0);
+  expect(await container.exited).toEqual({ code: 0, signal: null });
 }
 
 describe('docs/examples: what an app image takes from healthgate', () => {
@@ -136,13 +137,14 @@ describe('docs/examples/kubernetes/pod.yaml', () => {
     const entrypoint = only(readDockerfile(ROOT).at(-1)!, 'ENTRYPOINT')[0].args!;
     const command = await localCommand([...entrypoint, ...container.args]);
     const gate = startContainerCommand(command, ROOT);
-    const port = await gate.port();
+    await gate.listening();
+    const port = gate.port;
     const readiness = container.readinessProbe.httpGet.path;
     const liveness = container.livenessProbe.httpGet.path;
     await waitForStatus(port, readiness, 200);
     expect((await httpGet(port, liveness)).status).toBe(200);
     // The pod is deleted: SIGTERM reaches healthgate through tini.
-    gate.proc.kill('SIGTERM');
+    gate.child.kill('SIGTERM');
     await gate.waitForLine((l) => l.includes('"message":"shutdown delay"'));
     expect(await httpGet(port, readiness)).toEqual({ status: 503, body: 'unavailable: draining\n' });
     expect((await httpGet(port, liveness)).status).toBe(200);

@@ -27,12 +27,30 @@ const SELF = ['-p', '9000', '-b', '9000'];
 describe('refused: a usage error', () => {
   it.each<{ name: string; argv: readonly string[]; env?: Env; lookup?: Lookup; says: RegExp }>([
     { name: 'the backend is healthgate itself (-p 9000 -b 9000)', argv: SELF, says: /itself/ },
-    { name: 'the backend is healthgate itself on the listen host', argv: ['--host', '127.0.0.1', '--backend-host', '127.0.0.1', ...SELF], says: /itself/ },
+    {
+      name: 'the backend is healthgate itself on the listen host',
+      argv: ['--host', '127.0.0.1', '--backend-host', '127.0.0.1', ...SELF],
+      says: /itself/,
+    },
     { name: 'the backend port in the env equal to PORT', argv: [], env: { PORT: '9000', HEALTHGATE_BACKEND_PORT: '9000' }, says: /itself/ },
     // Regression: every spelling of a self-loop started, and one upgrade chained ~10,000 connections.
-    ...['127.1', '::ffff:127.0.0.1', '0:0:0:0:0:0:0:1', '[::1]', 'localhost.', 'LOCALHOST', 'app.localhost', '2130706433', '0.0.0.0', '::', '127.8.9.10'].map(
-      (host) => ({ name: `the backend is healthgate itself: --backend-host ${host}`, argv: [...SELF, '--backend-host', host], says: /itself/ }),
-    ),
+    ...[
+      '127.1',
+      '::ffff:127.0.0.1',
+      '0:0:0:0:0:0:0:1',
+      '[::1]',
+      'localhost.',
+      'LOCALHOST',
+      'app.localhost',
+      '2130706433',
+      '0.0.0.0',
+      '::',
+      '127.8.9.10',
+    ].map((host) => ({
+      name: `the backend is healthgate itself: --backend-host ${host}`,
+      argv: [...SELF, '--backend-host', host],
+      says: /itself/,
+    })),
     {
       name: 'the backend is healthgate itself: --backend-host names the --host address',
       argv: ['--host', '192.0.2.7', '--backend-host', '192.0.2.7', ...SELF],
@@ -45,7 +63,12 @@ describe('refused: a usage error', () => {
       says: /app\.internal:9000 \(127\.0\.0\.1\) is healthgate itself/,
     },
     // Regression: a 13-line stack trace and exit 1.
-    { name: 'a --host that does not resolve', argv: ['-b', '3000', '--host', 'no-such-host.invalid'], lookup: lookupOnly('other', '192.0.2.1', 4), says: /^--host no-such-host\.invalid does not resolve \(ENOTFOUND\)$/ },
+    {
+      name: 'a --host that does not resolve',
+      argv: ['-b', '3000', '--host', 'no-such-host.invalid'],
+      lookup: lookupOnly('other', '192.0.2.1', 4),
+      says: /^--host no-such-host\.invalid does not resolve \(ENOTFOUND\)$/,
+    },
   ])('$name', async ({ argv, env, lookup, says }) => {
     const checked = checkAddresses(configOf(argv, env), lookup);
     await expect(checked).rejects.toThrow(UsageError);
@@ -63,7 +86,11 @@ describe('allowed', () => {
       argv: [...SELF, '--host', '127.0.0.1', '--backend-host', 'app.internal'],
       lookup: lookupOnly('other', '192.0.2.1', 4),
     },
-    { name: 'a --host name that resolves', argv: ['-b', '3000', '--host', 'gate.internal'], lookup: lookupOnly('gate.internal', '192.0.2.9', 4) },
+    {
+      name: 'a --host name that resolves',
+      argv: ['-b', '3000', '--host', 'gate.internal'],
+      lookup: lookupOnly('gate.internal', '192.0.2.9', 4),
+    },
   ])('$name', async ({ argv, lookup }) => {
     await expect(checkAddresses(configOf(argv), lookup)).resolves.toBeUndefined();
   });

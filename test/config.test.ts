@@ -27,7 +27,11 @@ function usageErrorOf(argv: readonly string[], env: Env): UsageError {
 describe('the drain budget derived from RAILWAY_DEPLOYMENT_DRAINING_SECONDS', () => {
   it.each<{ name: string; env: Env; argv?: string[]; drainTimeoutMs: number }>([
     { name: 'absent: 10 s', env: {}, drainTimeoutMs: 10_000 },
-    { name: '30 s: 29.5 s, ending before the platform SIGKILL', env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '30' }, drainTimeoutMs: 29_500 },
+    {
+      name: '30 s: 29.5 s, ending before the platform SIGKILL',
+      env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '30' },
+      drainTimeoutMs: 29_500,
+    },
     { name: "0 (Railway's default): never below 500 ms", env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '0' }, drainTimeoutMs: 500 },
     { name: '0.5: never below 500 ms', env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '0.5' }, drainTimeoutMs: 500 },
     { name: 'the largest a timer holds', env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '2147483' }, drainTimeoutMs: 2_147_482_500 },
@@ -56,9 +60,19 @@ describe('usage errors: a UsageError whose message names the culprit', () => {
     { name: 'an unknown option', argv: ['-b', '3000', '--bogus'], says: /--bogus/ },
     { name: 'a metrics path equal to a health path', argv: ['-b', '3000', '--metrics-path', '/health'], says: /metrics-path/ },
     { name: 'a bad PORT in the env', argv: ['-b', '3000'], env: { PORT: '70000' }, says: /PORT/ },
-    { name: 'a bad path in HEALTHGATE_HEALTH_PATHS', argv: ['-b', '3000'], env: { HEALTHGATE_HEALTH_PATHS: '/a,b' }, says: /HEALTHGATE_HEALTH_PATHS/ },
+    {
+      name: 'a bad path in HEALTHGATE_HEALTH_PATHS',
+      argv: ['-b', '3000'],
+      env: { HEALTHGATE_HEALTH_PATHS: '/a,b' },
+      says: /HEALTHGATE_HEALTH_PATHS/,
+    },
     // Regression: 2,200,000 s overflowed setTimeout, which fired at once and SIGKILLed the app.
-    { name: 'a drain budget past what a timer holds', argv: ['-b', '3000'], env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '2200000' }, says: /RAILWAY_DEPLOYMENT_DRAINING_SECONDS/ },
+    {
+      name: 'a drain budget past what a timer holds',
+      argv: ['-b', '3000'],
+      env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '2200000' },
+      says: /RAILWAY_DEPLOYMENT_DRAINING_SECONDS/,
+    },
   ])('$name', ({ argv, env, says }) => {
     const error = usageErrorOf(argv, env ?? {});
     expect(error.code).toBe('HG_USAGE');
@@ -85,14 +99,28 @@ describe('env variables, and flags beating them', () => {
     {
       name: 'flags beat env variables: --port, --backend-port, --health-path, --health-check, --host',
       argv: ['--port', '9101', '-b', '9201', '--health-path', '/c', '--health-check', 'tcp', '--host', '127.0.0.1'],
-      env: { PORT: '9100', HEALTHGATE_BACKEND_PORT: '9200', HEALTHGATE_HEALTH_PATHS: '/a', HEALTHGATE_HEALTH_CHECK: 'none', HEALTHGATE_HOST: '::1' },
+      env: {
+        PORT: '9100',
+        HEALTHGATE_BACKEND_PORT: '9200',
+        HEALTHGATE_HEALTH_PATHS: '/a',
+        HEALTHGATE_HEALTH_CHECK: 'none',
+        HEALTHGATE_HOST: '::1',
+      },
       expected: { port: 9101, backendPort: 9201, healthPaths: ['/c'], healthCheck: 'tcp', host: '127.0.0.1' },
     },
     {
       name: 'the defaults with only a backend port',
       argv: ['-b', '3000'],
       env: {},
-      expected: { port: 8080, host: '::', backendHost: 'localhost', healthPaths: ['/', '/health'], livePaths: [], healthCheck: 'tcp', logFormat: 'json' },
+      expected: {
+        port: 8080,
+        host: '::',
+        backendHost: 'localhost',
+        healthPaths: ['/', '/health'],
+        livePaths: [],
+        healthCheck: 'tcp',
+        logFormat: 'json',
+      },
     },
   ])('$name', ({ argv, env, expected }) => {
     expect(configOf(argv, env)).toMatchObject(expected);

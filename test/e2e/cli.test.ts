@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { EchoBackend } from '../helpers/backends';
 import { drainCleanup } from '../helpers/cleanup';
 import { runCli, startCli } from '../helpers/cli';
@@ -57,7 +59,9 @@ describe('--help and --version', () => {
   it('--version prints the package version and exits 0', async () => {
     const { code, stdout } = await runCli(['--version']);
     expect(code).toBe(0);
-    expect(stdout.trim()).toBe((require('../../package.json') as { version: string }).version);
+    expect(stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version,
+    );
   });
 });
 
@@ -74,10 +78,25 @@ describe('usage errors: one line on stderr starting "healthgate: ", exit 2, no s
   it.each<UsageCase>([
     { name: 'no backend port', args: ['-p', '0'], env: {}, says: /backend-port/ },
     { name: 'an unknown option', args: ['-b', '3000', '--bogus'], env: {}, says: /--bogus/ },
-    { name: 'a drain budget past what a timer holds', args: ['-b', '3000'], env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '2200000' }, says: /RAILWAY_DEPLOYMENT_DRAINING_SECONDS/ },
-    { name: 'the backend is healthgate itself: --backend-host 127.1', args: ['-p', '9000', '-b', '9000', '--backend-host', '127.1'], env: {}, says: /itself/ },
+    {
+      name: 'a drain budget past what a timer holds',
+      args: ['-b', '3000'],
+      env: { RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '2200000' },
+      says: /RAILWAY_DEPLOYMENT_DRAINING_SECONDS/,
+    },
+    {
+      name: 'the backend is healthgate itself: --backend-host 127.1',
+      args: ['-p', '9000', '-b', '9000', '--backend-host', '127.1'],
+      env: {},
+      says: /itself/,
+    },
     // Regression: a 13-line stack trace and exit 1 (the real resolver: .invalid never resolves).
-    { name: 'a --host that does not resolve', args: ['-b', '3000', '--host', 'no-such-host.invalid'], env: {}, says: /--host no-such-host\.invalid does not resolve/ },
+    {
+      name: 'a --host that does not resolve',
+      args: ['-b', '3000', '--host', 'no-such-host.invalid'],
+      env: {},
+      says: /--host no-such-host\.invalid does not resolve/,
+    },
   ])('$name', async ({ args, env, says }) => {
     const { code, stdout, stderr } = await runCli(args, { env });
     expect(code).toBe(2);
@@ -98,7 +117,12 @@ describe('env variables, and flags beating them', () => {
     const backend = await EchoBackend.start('app');
     const port = await freePort();
     const cli = await startCli([], {
-      env: { PORT: String(port), HEALTHGATE_HOST: '127.0.0.1', HEALTHGATE_BACKEND_PORT: String(backend.port), HEALTHGATE_HEALTH_PATHS: '/a,/b' },
+      env: {
+        PORT: String(port),
+        HEALTHGATE_HOST: '127.0.0.1',
+        HEALTHGATE_BACKEND_PORT: String(backend.port),
+        HEALTHGATE_HEALTH_PATHS: '/a,/b',
+      },
     });
     expect(cli.port).toBe(port);
     expect(cli.startLine).toMatchObject({ address: '127.0.0.1', backend: `localhost:${backend.port}`, healthPaths: ['/a', '/b'] });
@@ -144,7 +168,9 @@ describe('the start line', () => {
   it('is a JSON line on stdout when stdout is not a TTY, with level, message, timestamp and the settings', async () => {
     const backend = await EchoBackend.start('app');
     // No HEALTHGATE_LOG_FORMAT: the format is healthgate's own choice for a pipe.
-    const cli = await startCli(['--port', '0', ...LOOPBACK, '-b', String(backend.port), '--live-path', '/live'], { env: { HEALTHGATE_LOG_FORMAT: undefined } });
+    const cli = await startCli(['--port', '0', ...LOOPBACK, '-b', String(backend.port), '--live-path', '/live'], {
+      env: { HEALTHGATE_LOG_FORMAT: undefined },
+    });
     const first = JSON.parse(cli.stdoutLines[0]) as Record<string, unknown>;
     expect(first).toEqual(cli.startLine);
     expect(first).toMatchObject({

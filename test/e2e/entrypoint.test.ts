@@ -22,9 +22,17 @@ function scratchDir(): string {
   return dir;
 }
 
-async function startEntrypoint(extraArgs: string[], env: Record<string, string> = {}, command = [process.execPath, CHILD_APP], options: CliOptions = {}) {
+async function startEntrypoint(
+  extraArgs: string[],
+  env: Record<string, string> = {},
+  command = [process.execPath, CHILD_APP],
+  options: CliOptions = {},
+) {
   const backendPort = await freePort();
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '--backend-port', String(backendPort), ...extraArgs, '--', ...command], { env, ...options });
+  const cli = await startCli(
+    ['--port', '0', '--host', '127.0.0.1', '--backend-port', String(backendPort), ...extraArgs, '--', ...command],
+    { env, ...options },
+  );
   return { cli, port: cli.port, backendPort };
 }
 
@@ -35,7 +43,10 @@ async function get(port: number, path: string, headers: readonly string[] = ['Ho
 
 /** Polls readiness until it answers `status` (a state with no event of its own: the app starting). */
 async function waitForStatus(port: number, status: number, timeoutMs = 10_000): Promise<void> {
-  await pollUntil(`readiness ${status}`, async () => ((await get(port, '/health')).status === status ? true : undefined), { timeoutMs, intervalMs: 50 });
+  await pollUntil(`readiness ${status}`, async () => ((await get(port, '/health')).status === status ? true : undefined), {
+    timeoutMs,
+    intervalMs: 50,
+  });
 }
 
 /** Opens a WebSocket on `path`, echoes one text message, closes. */
@@ -61,7 +72,7 @@ describe('entrypoint mode', () => {
       SOME_SETTING: 'kept as is',
     });
     const line = await cli.waitForLine((l) => l.includes('childEnv'));
-    expect(JSON.parse(line).childEnv).toEqual({
+    expect((JSON.parse(line) as { childEnv: unknown }).childEnv).toEqual({
       PORT: String(backendPort),
       APP_PORT: String(backendPort),
       WS_PORT: String(backendPort),

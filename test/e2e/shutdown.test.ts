@@ -15,7 +15,10 @@ afterEach(drainCleanup);
 
 async function startWithChild(args: string[], env: Record<string, string> = {}) {
   const backendPort = await freePort();
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), ...args, '--', process.execPath, CHILD_APP], { env });
+  const cli = await startCli(
+    ['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), ...args, '--', process.execPath, CHILD_APP],
+    { env },
+  );
   await cli.waitForLine((l) => l === 'child listening');
   return { cli, port: cli.port };
 }
@@ -76,7 +79,9 @@ describe('drain on SIGTERM', () => {
   });
 
   it('with --shutdown-delay: readiness is 503 also on an open keep-alive connection, new connections are accepted during the delay, refused after it', async () => {
-    const { cli, port } = await startWithChild(['--shutdown-delay', '1500', '--drain-timeout', '1000', '--live-path', '/live'], { IGNORE_TERM: '1' });
+    const { cli, port } = await startWithChild(['--shutdown-delay', '1500', '--drain-timeout', '1000', '--live-path', '/live'], {
+      IGNORE_TERM: '1',
+    });
     const keepAlive = await RawClient.connect(port);
     await keepAlive.write('GET /health HTTP/1.1\r\n\r\n');
     await keepAlive.waitFor('the first answer', (b) => b.toString('latin1').endsWith('ok\n'));

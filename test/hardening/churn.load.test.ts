@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { WsBackend } from '../helpers/backends';
 import { spawnCli, type CliProcess } from '../helpers/cli';
-import { defer, drainCleanup } from '../helpers/cleanup';
+import { drainCleanup } from '../helpers/cleanup';
 import { mb, rssBytes, sample, scrape, type Samples } from '../helpers/proc';
 import { pollUntil } from '../helpers/wait';
 import { acceptValue, clientFrame, OPCODE, upgradeRequest } from '../helpers/ws-frames';

@@ -158,7 +158,7 @@ describe('half-open and reset connections in every state', () => {
         hole.kill('SIGKILL');
         await exited;
       });
-      const [line] = (await within(once(createInterface({ input: hole.stdout! }), 'line'), 10_000, 'the blackhole port')) as [string];
+      const [line] = (await within(once(createInterface({ input: hole.stdout }), 'line'), 10_000, 'the blackhole port')) as [string];
       const port = Number(line);
       // Two connections fill its accept queue (backlog 1); later SYNs are dropped.
       const fillers = await Promise.all([0, 1].map(() => RawClient.connect(port)));

@@ -38,7 +38,7 @@ function attack(port: number, connections: number, everyMs: number): { connected
     if (attacker.exitCode === null && attacker.signalCode === null) attacker.kill('SIGKILL');
     await exited;
   });
-  const lines = createInterface({ input: attacker.stdout! });
+  const lines = createInterface({ input: attacker.stdout });
   const connected = new Promise<void>((resolve) => lines.on('line', (line) => line === 'connected' && resolve()));
   const cuts = new Promise<Cut[]>((resolve, reject) => {
     lines.on('line', (line) => line.startsWith('[') && resolve(JSON.parse(line) as Cut[]));

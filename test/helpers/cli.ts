@@ -99,7 +99,9 @@ export class CliProcess {
     return this.stdoutLines.flatMap((line) => {
       try {
         const parsed: unknown = JSON.parse(line);
-        return typeof parsed === 'object' && parsed !== null && typeof (parsed as CliLog).message === 'string' ? [parsed as CliLog] : [];
+        if (typeof parsed !== 'object' || parsed === null) return [];
+        const log = parsed as CliLog;
+        return typeof log.message === 'string' ? [log] : [];
       } catch {
         return [];
       }

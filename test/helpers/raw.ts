@@ -127,7 +127,9 @@ export class RawClient {
     try {
       await within(this.closed, timeoutMs, 'close');
     } catch (err) {
-      throw new Error(`${(err as Error).message}; received ${JSON.stringify(this.buffer.toString('latin1').slice(0, 300))}`);
+      throw new Error(`${(err as Error).message}; received ${JSON.stringify(this.buffer.toString('latin1').slice(0, 300))}`, {
+        cause: err,
+      });
     }
     return this.buffer;
   }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WsBackend } from '../helpers/backends';
@@ -8,7 +8,7 @@ import { cliEnv, spawnCli } from '../helpers/cli';
 import { freePort } from '../helpers/raw';
 import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
 
-const { version } = require('../../package.json') as { version: string };
+const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
 /** An empty folder holding one copy of `file`, removed after the test. */
 function alone(file: string): string {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEBIAN_PYTHON, hasPythonWebsockets } from '../helpers/python';
+import { hasPythonWebsockets } from '../helpers/python';
 import { localCommand, startContainerCommand } from './container';
 import { codeBlock } from './markdown';
 import { spawnCli } from '../helpers/cli';

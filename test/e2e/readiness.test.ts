@@ -40,6 +40,7 @@ describe.each(WRITE_MODES)('readiness, request written $mode', ({ oneByteAtATime
       timeoutMs: 3000,
       intervalMs: 50,
     });
+    // SPEC's own bound ("never later than 2 s"), not a guess at speed: a check is at most 1 s old.
     expect(Date.now() - upAt).toBeLessThan(2000);
   });
 
@@ -48,6 +49,7 @@ describe.each(WRITE_MODES)('readiness, request written $mode', ({ oneByteAtATime
     const port = await gate(backend.port, ['--health-check', 'tcp']);
     const started = Date.now();
     const response = await getHealth(port, oneByteAtATime);
+    // SPEC's own bound: a readiness answer never waits past 2 s for its check.
     expect(Date.now() - started).toBeLessThan(2000);
     expect(response).toMatchObject({ status: 200, body: Buffer.from('ok\n') });
   });
@@ -57,6 +59,7 @@ describe.each(WRITE_MODES)('readiness, request written $mode', ({ oneByteAtATime
     const port = await gate(backend.port, ['--health-check', 'websocket']);
     const started = Date.now();
     const response = await getHealth(port, oneByteAtATime);
+    // SPEC's own bound: a readiness answer never waits past 2 s for its check.
     expect(Date.now() - started).toBeLessThan(2000);
     expect(response.status).toBe(503);
     expect(response.body.toString()).toBe('unavailable: no handshake\n');

@@ -87,6 +87,7 @@ async function connectThroughCli(backendPort: number) {
   return { pid, rssBefore, rss, client };
 }
 
+// Its own timeout: its guards (120 s to push, 60 s to read) must be able to fire before jest's 30 s.
 it('a backend slow to read while a client pushes 1 GiB: the client is paced, healthgate stays under +200 MB RSS, every byte arrives in order', async () => {
   let backendSocket: Socket | undefined;
   let received = 0;
@@ -148,8 +149,9 @@ it('a backend slow to read while a client pushes 1 GiB: the client is paced, hea
     `slow backend: ${mb(received)} in ${seconds.toFixed(1)} s; ${mb(sentWhileStalled)} in flight while the backend read nothing; ` +
       `client blocked ${blockedWrites} times; healthgate RSS ${mb(rssBefore)} before, ${mb(rssStalled)} stalled, ${mb(rss.max())} at most`,
   );
-});
+}, 200_000);
 
+// Its own timeout: the 60 s guard must be able to fire before jest's 30 s.
 it('a client that stops reading while the backend writes: the backend is paced (write() returns false), healthgate stays under +200 MB RSS, nothing is lost', async () => {
   const TOTAL = 256 * MiB;
   let written = 0;
@@ -204,8 +206,9 @@ it('a client that stops reading while the backend writes: the backend is paced (
     `client not reading: backend wrote ${mb(writtenWhileStalled)} then write() returned false and no 'drain' came (max writableLength ${mb(maxWritableLength)}); ` +
       `after resuming ${mb(received)} arrived; healthgate RSS ${mb(rssBefore)} before, ${mb(rssStalled)} stalled, ${mb(rss.max())} at most`,
   );
-});
+}, 90_000);
 
+// Its own timeout: the 60 s guard must be able to fire before jest's 30 s.
 it('a client that pipelines health requests and reads no answers: healthgate stops reading it, stays under +200 MB RSS, and answers every request once it reads', async () => {
   const { port: backendPort } = await startRawServer((socket) => socket.resume());
   const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--live-path', '/live', '--drain-timeout', '2000']);
@@ -269,4 +272,4 @@ it('a client that pipelines health requests and reads no answers: healthgate sto
     `pipelining, not reading: ${mb(sentWhileStalled)} (${requests} requests) sent before the client was blocked; all ${requests} answered ` +
       `(${mb(received)}) once it read; healthgate RSS ${mb(rssBefore)} before, ${mb(rssStalled)} stalled, ${mb(rss.max())} at most`,
   );
-});
+}, 90_000);

@@ -5,7 +5,7 @@ import { defer, drainCleanup } from '../helpers/cleanup';
 import { startRawServer } from '../helpers/backends';
 import { startCli } from '../helpers/cli';
 import { mb, rssBytes } from '../helpers/proc';
-import { destroyAndWait } from '../helpers/raw';
+import { connectSocket, destroyAndWait } from '../helpers/raw';
 import { pollUntil, within } from '../helpers/wait';
 
 // Backpressure end to end: a backend that reads slowly while a client pushes 1 GiB, and a client
@@ -69,21 +69,13 @@ function watchRss(pid: number) {
   return { rssBefore, rss };
 }
 
-/** A raw client connected to `port`, destroyed when the test ends. */
-async function connectClient(port: number): Promise<Socket> {
-  const client = connect({ port, host: '127.0.0.1' });
-  defer(() => destroyAndWait(client));
-  client.on('error', () => undefined);
-  await once(client, 'connect');
-  return client;
-}
 
 /** healthgate in front of `backendPort`, its RSS sampled from now on, and a client connected through it. */
 async function connectThroughCli(backendPort: number) {
   const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--drain-timeout', '2000']);
   const pid = cli.child.pid!;
   const { rssBefore, rss } = watchRss(pid);
-  const client = await connectClient(cli.port);
+  const client = await connectSocket(cli.port);
   return { pid, rssBefore, rss, client };
 }
 
@@ -229,7 +221,7 @@ it('a client that pipelines health requests and reads no answers: healthgate sto
   expect(probed.toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
 
   const { rssBefore, rss } = watchRss(pid);
-  const client = await connectClient(cli.port);
+  const client = await connectSocket(cli.port);
   client.pause();
   let sent = 0;
   let stop = false;

@@ -1,10 +1,8 @@
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { EchoBackend } from '../helpers/backends';
-import { defer, drainCleanup } from '../helpers/cleanup';
+import { drainCleanup } from '../helpers/cleanup';
 import { startCli, type CliProcess } from '../helpers/cli';
 import { onlyResponse, requestHead } from '../helpers/http';
-import { destroyAndWait, freePort, rawRequest } from '../helpers/raw';
+import { connectSocket, freePort, rawRequest } from '../helpers/raw';
 import { mb, rssBytes } from '../helpers/proc';
 import { pollUntil } from '../helpers/wait';
 
@@ -63,13 +61,6 @@ class AnswerCounter {
   }
 }
 
-async function connectClient(port: number): Promise<Socket> {
-  const socket = connect({ port, host: '127.0.0.1' });
-  defer(() => destroyAndWait(socket));
-  socket.on('error', () => undefined);
-  await once(socket, 'connect');
-  return socket;
-}
 
 async function healthStatus(port: number, path: string): Promise<number> {
   return onlyResponse(await rawRequest(port, requestHead(`GET ${path} HTTP/1.1`, ['Connection: close']))).status;
@@ -81,7 +72,7 @@ describe.each(MODES)('pipelined health requests in one write: $name', (mode) => 
     const cli = await startFor(mode);
     // Warm the readiness cache, as a platform's probes do, so that the answers are ready at once.
     expect(await healthStatus(cli.port, mode.path)).toBe(mode.status);
-    const socket = await connectClient(cli.port);
+    const socket = await connectSocket(cli.port);
     const counter = new AnswerCounter();
     socket.on('data', (chunk: Buffer) => counter.add(chunk));
     socket.write(request(mode.path).repeat(count));
@@ -101,7 +92,7 @@ describe.each(MODES)('pipelined health requests in one write: $name', (mode) => 
 it('a client that pipelines 100,000 requests and reads no answer costs bounded memory', async () => {
   const cli = await startFor(MODES[0]);
   const pid = cli.child.pid!;
-  const socket = await connectClient(cli.port);
+  const socket = await connectSocket(cli.port);
   socket.pause();
   const before = rssBytes(pid);
   const bytes = request('/l').repeat(100_000);

@@ -26,6 +26,19 @@ export async function writeBytes(socket: Socket, bytes: Buffer | string, options
 }
 
 /**
+ * A bare connected socket, destroyed when the test ends, that keeps nothing it receives: for a test
+ * that counts or streams gigabytes itself (RawClient would hold every byte). Errors are left to the
+ * test: a reset may be the expected end.
+ */
+export async function connectSocket(port: number, host = '127.0.0.1'): Promise<Socket> {
+  const socket = connect({ port, host });
+  defer(() => destroyAndWait(socket));
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  return socket;
+}
+
+/**
  * A raw TCP client that keeps everything it receives, for exact-byte assertions: wait for a
  * predicate over the bytes so far, cut answers off the front, half-close, reset.
  */
@@ -63,10 +76,7 @@ export class RawClient {
 
   /** Connects to host:port; the socket is destroyed when the test ends. */
   static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const socket = connect({ port, host });
-    defer(() => destroyAndWait(socket));
-    await once(socket, 'connect');
-    return new RawClient(socket);
+    return new RawClient(await connectSocket(port, host));
   }
 
   /** Everything received and not yet taken. */

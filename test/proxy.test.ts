@@ -138,31 +138,17 @@ describe('route early', () => {
     },
   );
 
-  it('POST /health is routed at the method, before the path arrives', async () => {
+  it.each([
+    { name: 'POST /health is routed at the method, before the path arrives', bytes: 'POST ' },
+    { name: 'a lower-case method is routed at its first letter', bytes: 'g' },
+    { name: 'an SSH banner is routed at its first bytes', bytes: 'SSH-' },
+  ])('$name', async ({ bytes }) => {
     const backend = await EchoBackend.start('app');
     const { port } = await startGate(backend.port);
     const client = await RawClient.connect(port);
-    await client.write('POST ');
-    await backend.waitForBytes(5);
-    expect(backend.received.toString('latin1')).toBe('POST ');
-  });
-
-  it('a lower-case method is routed at its first letter', async () => {
-    const backend = await EchoBackend.start('app');
-    const { port } = await startGate(backend.port);
-    const client = await RawClient.connect(port);
-    await client.write('g');
-    await backend.waitForBytes(1);
-    expect(backend.received.toString('latin1')).toBe('g');
-  });
-
-  it('an SSH banner is routed at its first bytes', async () => {
-    const backend = await EchoBackend.start('app');
-    const { port } = await startGate(backend.port);
-    const client = await RawClient.connect(port);
-    await client.write('SSH-');
-    await backend.waitForBytes(4);
-    expect(backend.received.toString('latin1')).toBe('SSH-');
+    await client.write(bytes);
+    await backend.waitForBytes(bytes.length);
+    expect(backend.received.toString('latin1')).toBe(bytes);
   });
 });
 

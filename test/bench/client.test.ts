@@ -14,6 +14,8 @@ import { defer, drainCleanup } from '../helpers/cleanup';
 
 const run = promisify(execFile);
 const BENCH = join(__dirname, '..', '..', 'bench');
+// The bench is plain CommonJS without types, loaded by path: require is the honest way in.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parseWrk } = require(join(BENCH, 'wrk.js')) as {
   parseWrk: (text: string) => { requests: number; rps: number; p50Ms: number; p99Ms: number; non2xx: number; socketErrors: number };
 };

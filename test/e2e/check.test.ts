@@ -36,7 +36,7 @@ function lines(result: CliResult): string[] {
 }
 
 /** Runs `healthgate check --json ...` and returns its exit code and the parsed object. */
-async function checkJson(args: readonly string[]): Promise<{ code: number; report: Record<string, unknown>; steps: Array<Record<string, unknown>> }> {
+async function checkJson(args: readonly string[]): Promise<{ code: number | null; report: Record<string, unknown>; steps: Array<Record<string, unknown>> }> {
   const result = await runCli(['check', '--json', ...args]);
   expect(result.stderr).toBe('');
   expect(result.stdout.endsWith('\n')).toBe(true);

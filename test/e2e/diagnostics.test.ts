@@ -1,6 +1,7 @@
 import { EchoBackend } from '../helpers/backends';
-import { defer, drainCleanup } from '../helpers/cleanup';
-import { freePort, spawnCli, type CliProcess } from '../helpers/child-cli';
+import { drainCleanup } from '../helpers/cleanup';
+import { spawnCli, type CliProcess } from '../helpers/cli';
+import { freePort } from '../helpers/raw';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { rawRequest } from '../helpers/raw';
 import { pollUntil, within } from '../helpers/wait';
@@ -19,8 +20,7 @@ async function healthBody(port: number, headers: string[] = []): Promise<{ statu
 async function startWithApp(source: string, args: string[] = []): Promise<{ cli: CliProcess; port: number; backendPort: number }> {
   const backendPort = await freePort();
   const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), ...args, '--', process.execPath, '-e', source]);
-  defer(() => cli.stop());
-  const port = await cli.port();
+  const port = (await cli.listening()).port as number;
   await cli.waitForLog('child started');
   return { cli, port, backendPort };
 }
@@ -62,8 +62,7 @@ it('an app on the right port but an address the backend host does not reach: the
     ...['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1'],
     ...['--', process.execPath, '-e', `require('net').createServer().listen(${backendPort}, '127.0.0.2')`],
   ]);
-  defer(() => cli.stop());
-  const port = await cli.port();
+  const port = (await cli.listening()).port as number;
   const found = await pollUntil('the address finding', async () => {
     await healthBody(port);
     return cli.logs.find((l) => l.message === 'the app listens on an address the backend host does not reach');
@@ -82,8 +81,7 @@ it('an app that never listens: backend down with each address tried and the PORT
 it('an app that exits 1: a warning, and healthgate exits 1', async () => {
   const backendPort = await freePort();
   const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--', process.execPath, '-e', 'setTimeout(() => process.exit(1), 300)']);
-  defer(() => cli.stop());
-  const { code } = await within(cli.exit, 10_000, 'healthgate to exit with its app');
+  const { code } = await within(cli.exited, 10_000, 'healthgate to exit with its app');
   expect(code).toBe(1);
   expect(cli.logs.find((l) => l.message === 'child exited')).toMatchObject({ level: 'warn', code: 1 });
 });
@@ -94,8 +92,7 @@ it.each([
 ])('a $name probe on a path healthgate passes on: one warning per path, with the --health-path to add', async ({ header, platform }) => {
   const backend = await EchoBackend.start('app');
   const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)]);
-  defer(() => cli.stop());
-  const port = await cli.port();
+  const port = (await cli.listening()).port as number;
   for (const path of ['/healthz', '/healthz', '/healthz', '/health/']) {
     await rawRequest(port, requestHead(`GET ${path} HTTP/1.1`, [header, 'Connection: close']), { end: true });
   }
@@ -109,9 +106,8 @@ it.each([
 
 it("on Railway with RAILWAY_DEPLOYMENT_DRAINING_SECONDS=0 (its default): one warning at start naming the variable", async () => {
   const backend = await EchoBackend.start('app');
-  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)], { RAILWAY_SERVICE_ID: 'svc', RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '0' });
-  defer(() => cli.stop());
-  await cli.port();
+  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)], { env: { RAILWAY_SERVICE_ID: 'svc', RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '0' } });
+  await cli.listening();
   const line = await cli.waitForLog('no drain budget on Railway: every redeploy cuts open WebSockets');
   expect(line).toMatchObject({ level: 'warn', fix: expect.stringContaining('RAILWAY_DEPLOYMENT_DRAINING_SECONDS') });
   // And the budget is the 500 ms floor, not 0 (SPEC: Shutdown).

@@ -28,7 +28,7 @@ async function startApp(port: number): Promise<ChildProcess> {
     app.kill('SIGKILL');
     await exited;
   });
-  const lines = createInterface({ input: app.stdout! });
+  const lines = createInterface({ input: app.stdout });
   await within(
     new Promise<void>((resolve) => lines.on('line', (line) => line === 'child listening' && resolve())),
     10_000,
@@ -65,7 +65,7 @@ async function healthStatus(port: number): Promise<number> {
 
 it(`the backend is killed under ${CLIENTS} streaming WebSockets: they close, healthgate serves on, readiness 503 then 200 when the backend is back`, async () => {
   const backendPort = await freePort();
-  let app = await startApp(backendPort);
+  const app = await startApp(backendPort);
   const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1']);
   expect(await healthStatus(cli.port)).toBe(200);
 
@@ -91,7 +91,8 @@ it(`the backend is killed under ${CLIENTS} streaming WebSockets: they close, hea
   expect(upgrade.headers['retry-after']).toBe('1');
 
   const restartedAt = Date.now();
-  app = await startApp(backendPort);
+  // Registered for cleanup by startApp; nothing else needs its handle.
+  await startApp(backendPort);
   await pollUntil('readiness 200', async () => ((await healthStatus(cli.port)) === 200 ? true : undefined), { timeoutMs: 3000 });
   const readiness200AfterMs = Date.now() - restartedAt;
   const again = await openWebSocket(`ws://127.0.0.1:${cli.port}/`);

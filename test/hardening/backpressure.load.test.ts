@@ -5,7 +5,7 @@ import { defer, drainCleanup } from '../helpers/cleanup';
 import { startRawServer } from '../helpers/backends';
 import { startCli } from '../helpers/cli';
 import { mb, rssBytes } from '../helpers/proc';
-import { destroyAndWait } from '../helpers/raw';
+import { connectSocket, destroyAndWait } from '../helpers/raw';
 import { pollUntil, within } from '../helpers/wait';
 
 // Backpressure end to end: a backend that reads slowly while a client pushes 1 GiB, and a client
@@ -69,24 +69,17 @@ function watchRss(pid: number) {
   return { rssBefore, rss };
 }
 
-/** A raw client connected to `port`, destroyed when the test ends. */
-async function connectClient(port: number): Promise<Socket> {
-  const client = connect({ port, host: '127.0.0.1' });
-  defer(() => destroyAndWait(client));
-  client.on('error', () => undefined);
-  await once(client, 'connect');
-  return client;
-}
 
 /** healthgate in front of `backendPort`, its RSS sampled from now on, and a client connected through it. */
 async function connectThroughCli(backendPort: number) {
   const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--drain-timeout', '2000']);
   const pid = cli.child.pid!;
   const { rssBefore, rss } = watchRss(pid);
-  const client = await connectClient(cli.port);
+  const client = await connectSocket(cli.port);
   return { pid, rssBefore, rss, client };
 }
 
+// Its own timeout: its guards (120 s to push, 60 s to read) must be able to fire before jest's 30 s.
 it('a backend slow to read while a client pushes 1 GiB: the client is paced, healthgate stays under +200 MB RSS, every byte arrives in order', async () => {
   let backendSocket: Socket | undefined;
   let received = 0;
@@ -148,8 +141,9 @@ it('a backend slow to read while a client pushes 1 GiB: the client is paced, hea
     `slow backend: ${mb(received)} in ${seconds.toFixed(1)} s; ${mb(sentWhileStalled)} in flight while the backend read nothing; ` +
       `client blocked ${blockedWrites} times; healthgate RSS ${mb(rssBefore)} before, ${mb(rssStalled)} stalled, ${mb(rss.max())} at most`,
   );
-});
+}, 200_000);
 
+// Its own timeout: the 60 s guard must be able to fire before jest's 30 s.
 it('a client that stops reading while the backend writes: the backend is paced (write() returns false), healthgate stays under +200 MB RSS, nothing is lost', async () => {
   const TOTAL = 256 * MiB;
   let written = 0;
@@ -204,8 +198,9 @@ it('a client that stops reading while the backend writes: the backend is paced (
     `client not reading: backend wrote ${mb(writtenWhileStalled)} then write() returned false and no 'drain' came (max writableLength ${mb(maxWritableLength)}); ` +
       `after resuming ${mb(received)} arrived; healthgate RSS ${mb(rssBefore)} before, ${mb(rssStalled)} stalled, ${mb(rss.max())} at most`,
   );
-});
+}, 90_000);
 
+// Its own timeout: the 60 s guard must be able to fire before jest's 30 s.
 it('a client that pipelines health requests and reads no answers: healthgate stops reading it, stays under +200 MB RSS, and answers every request once it reads', async () => {
   const { port: backendPort } = await startRawServer((socket) => socket.resume());
   const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--live-path', '/live', '--drain-timeout', '2000']);
@@ -226,7 +221,7 @@ it('a client that pipelines health requests and reads no answers: healthgate sto
   expect(probed.toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
 
   const { rssBefore, rss } = watchRss(pid);
-  const client = await connectClient(cli.port);
+  const client = await connectSocket(cli.port);
   client.pause();
   let sent = 0;
   let stop = false;
@@ -269,4 +264,4 @@ it('a client that pipelines health requests and reads no answers: healthgate sto
     `pipelining, not reading: ${mb(sentWhileStalled)} (${requests} requests) sent before the client was blocked; all ${requests} answered ` +
       `(${mb(received)}) once it read; healthgate RSS ${mb(rssBefore)} before, ${mb(rssStalled)} stalled, ${mb(rss.max())} at most`,
   );
-});
+}, 90_000);

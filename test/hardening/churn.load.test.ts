@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { WsBackend } from '../helpers/backends';
-import { spawnCliVia, type CliProcess } from '../helpers/child-cli';
-import { defer, drainCleanup } from '../helpers/cleanup';
+import { spawnCli, type CliProcess } from '../helpers/cli';
+import { drainCleanup } from '../helpers/cleanup';
 import { mb, rssBytes, sample, scrape, type Samples } from '../helpers/proc';
 import { pollUntil } from '../helpers/wait';
 import { acceptValue, clientFrame, OPCODE, upgradeRequest } from '../helpers/ws-frames';
@@ -116,13 +116,13 @@ function holdings(samples: Samples): Holdings {
  */
 async function rssAfterGc(cli: CliProcess): Promise<{ rss: number; heapUsed: number }> {
   const before = cli.logs.filter((l) => l.message === 'gc probe').length;
-  cli.proc.kill('SIGUSR2');
+  cli.child.kill('SIGUSR2');
   const line = await pollUntil('the gc probe', () => cli.logs.filter((l) => l.message === 'gc probe')[before]);
   let last = 0;
   const rss = await pollUntil(
     'RSS to settle',
     () => {
-      const now = rssBytes(cli.proc.pid!);
+      const now = rssBytes(cli.child.pid!);
       const settled = Math.abs(now - last) < 256 * 1024;
       last = now;
       return settled ? now : undefined;
@@ -143,10 +143,10 @@ async function quiescent(port: number): Promise<Holdings> {
 it(`${TOTAL} short connections (half health, half WebSocket) leave RSS within ${RSS_BAND * 100}% of the level after ${WARM_UP}, and no handle, timer or request behind`, async () => {
   const backend = await WsBackend.start();
   const args = ['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1', '--metrics-path', '/metrics', '--drain-timeout', '1000'];
-  const cli = spawnCliVia([process.execPath, ...NODE_FLAGS], args);
-  defer(() => cli.stop());
-  const port = await cli.port();
-  const pid = cli.proc.pid!;
+  const cli = spawnCli(args, { launcher: [process.execPath, ...NODE_FLAGS] });
+  await cli.listening();
+  const port = cli.port;
+  const pid = cli.child.pid!;
   const rssStart = rssBytes(pid);
   const startedAt = Date.now();
 
@@ -171,7 +171,7 @@ it(`${TOTAL} short connections (half health, half WebSocket) leave RSS within ${
   // Tighter than RSS: what the JS heap still holds after a full GC, 45,000 connections later,
   // grows by less than 1 MB (a leak of 24 bytes a connection would fail this).
   expect(heapEnd - heapWarmUp).toBeLessThan(1024 * 1024);
-  expect(cli.proc.exitCode).toBeNull();
+  expect(cli.child.exitCode).toBeNull();
   expect(cli.logs.filter((l) => l.level === 'error' || l.level === 'warn')).toEqual([]);
   console.log(
     `churn: ${TOTAL} connections (${TOTAL / 2} health, ${TOTAL / 2} WebSocket) in ${seconds.toFixed(1)} s, ${CONCURRENCY} at a time; ` +

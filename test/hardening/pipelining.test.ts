@@ -1,10 +1,8 @@
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { EchoBackend } from '../helpers/backends';
-import { defer, drainCleanup } from '../helpers/cleanup';
+import { drainCleanup } from '../helpers/cleanup';
 import { startCli, type CliProcess } from '../helpers/cli';
 import { onlyResponse, requestHead } from '../helpers/http';
-import { destroyAndWait, freePort, rawRequest } from '../helpers/raw';
+import { connectSocket, freePort, rawRequest } from '../helpers/raw';
 import { mb, rssBytes } from '../helpers/proc';
 import { pollUntil } from '../helpers/wait';
 
@@ -63,24 +61,18 @@ class AnswerCounter {
   }
 }
 
-async function connectClient(port: number): Promise<Socket> {
-  const socket = connect({ port, host: '127.0.0.1' });
-  defer(() => destroyAndWait(socket));
-  socket.on('error', () => undefined);
-  await once(socket, 'connect');
-  return socket;
-}
 
 async function healthStatus(port: number, path: string): Promise<number> {
   return onlyResponse(await rawRequest(port, requestHead(`GET ${path} HTTP/1.1`, ['Connection: close']))).status;
 }
 
 describe.each(MODES)('pipelined health requests in one write: $name', (mode) => {
+  // Its own timeout: the 60 s guard below must be able to fire before jest's (30 s by default).
   it.each([20_000, 100_000])('%i requests are all answered in order, and healthgate stays up', async (count) => {
     const cli = await startFor(mode);
     // Warm the readiness cache, as a platform's probes do, so that the answers are ready at once.
     expect(await healthStatus(cli.port, mode.path)).toBe(mode.status);
-    const socket = await connectClient(cli.port);
+    const socket = await connectSocket(cli.port);
     const counter = new AnswerCounter();
     socket.on('data', (chunk: Buffer) => counter.add(chunk));
     socket.write(request(mode.path).repeat(count));
@@ -93,21 +85,22 @@ describe.each(MODES)('pipelined health requests in one write: $name', (mode) => 
     // Still up, and still answering others.
     expect(cli.child.exitCode).toBeNull();
     expect(await healthStatus(cli.port, mode.path)).toBe(mode.status);
-  });
+  }, 90_000);
 });
 
+// Its own timeout: 3 s of not reading, then a 60 s guard that must be able to fire before jest's.
 it('a client that pipelines 100,000 requests and reads no answer costs bounded memory', async () => {
   const cli = await startFor(MODES[0]);
   const pid = cli.child.pid!;
-  const socket = await connectClient(cli.port);
+  const socket = await connectSocket(cli.port);
   socket.pause();
   const before = rssBytes(pid);
   const bytes = request('/l').repeat(100_000);
   const count = 100_000;
   // Written without waiting: what healthgate does not read stays in the kernel and in this process.
   socket.write(bytes);
-  // Three seconds of not reading. Answers healthgate had already written sit in the kernel's
-  // buffers; healthgate stops reading once its own answers back up.
+  // Three seconds of not reading (the scenario, not a synchronisation). Answers healthgate had
+  // already written sit in the kernel's buffers; healthgate stops reading once its own answers back up.
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const during = rssBytes(pid);
   const growth = during - before;
@@ -120,4 +113,4 @@ it('a client that pipelines 100,000 requests and reads no answer costs bounded m
   socket.resume();
   await pollUntil(`${count} answers`, () => (counter.total >= count || socket.closed ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
   expect([...counter.statuses]).toEqual([[200, count]]);
-});
+}, 90_000);

@@ -56,7 +56,7 @@ async function expectNothingLeft(cli: CliProcess): Promise<void> {
     { timeoutMs: 5000, intervalMs: 50 },
   );
   expect(onlyResponse(await rawRequest(cli.port, requestHead('GET /live HTTP/1.1', ['Connection: close']))).status).toBe(200);
-  expect(cli.jsonLines().filter((l) => l.level === 'error')).toEqual([]);
+  expect(cli.logs.filter((l) => l.level === 'error')).toEqual([]);
   expect(cli.child.exitCode).toBeNull();
 }
 
@@ -64,19 +64,21 @@ async function expectNothingLeft(cli: CliProcess): Promise<void> {
 async function clientInAnswering(port: number): Promise<RawClient> {
   // The check's result is cached for 1 s: a request that finds it fresh is answered at once. Try
   // again until one has to wait for a check (within about a second).
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    const client = await RawClient.connect(port);
-    await client.write(requestHead('GET /health HTTP/1.1', ['Host: x']));
-    const answered = await client.waitFor('an answer', (b) => b.length > 0, 150).then(
-      () => true,
-      () => false,
-    );
-    if (!answered) return client;
-    await destroyAndWait(client.socket);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('no health request had to wait for a check');
+  return pollUntil(
+    'a health request that has to wait for a check',
+    async () => {
+      const client = await RawClient.connect(port);
+      await client.write(requestHead('GET /health HTTP/1.1', ['Host: x']));
+      const answered = await client.waitFor('an answer', (b) => b.length > 0, 150).then(
+        () => true,
+        () => false,
+      );
+      if (!answered) return client;
+      await destroyAndWait(client.socket);
+      return undefined;
+    },
+    { timeoutMs: 5000, intervalMs: 100 },
+  );
 }
 
 describe('half-open and reset connections in every state', () => {
@@ -158,7 +160,7 @@ describe('half-open and reset connections in every state', () => {
         hole.kill('SIGKILL');
         await exited;
       });
-      const [line] = (await within(once(createInterface({ input: hole.stdout! }), 'line'), 10_000, 'the blackhole port')) as [string];
+      const [line] = (await within(once(createInterface({ input: hole.stdout }), 'line'), 10_000, 'the blackhole port')) as [string];
       const port = Number(line);
       // Two connections fill its accept queue (backlog 1); later SYNs are dropped.
       const fillers = await Promise.all([0, 1].map(() => RawClient.connect(port)));
@@ -200,15 +202,6 @@ describe('half-open and reset connections in every state', () => {
   });
 
   describe('piping', () => {
-    it('client FIN: the backend sees the end, its reply and its own end still reach the client', async () => {
-      const client = await RawClient.connect(cli.port);
-      await client.write('PIPE fin\n');
-      await client.waitFor('the echo', (b) => b.toString('latin1') === 'PIPE fin\n');
-      client.end();
-      // The echo backend (pipe to itself) ends its side after ours.
-      expect((await client.readToClose()).toString('latin1')).toBe('PIPE fin\n');
-    });
-
     it('client RST: the backend side of that tunnel is reset', async () => {
       const client = await RawClient.connect(cli.port);
       await client.write('PIPE rst\n');
@@ -232,6 +225,8 @@ describe('half-open and reset connections in every state', () => {
       expect(client.error?.code).toBe('ECONNRESET');
     });
 
+    // A client FIN with the backend's reply and end after it is also proxy.test.ts's (in-process);
+    // here the reply comes after the FIN, and afterEach proves nothing is left.
     it('client half-open: the backend writes on after the client FIN, the client gets every byte, then the end', async () => {
       const client = await RawClient.connect(cli.port);
       await client.write('PIPE half\n');
@@ -296,6 +291,8 @@ describe('half-open and reset connections in every state', () => {
       const cutAfterMs = Date.now() - answeredAt;
       // LINGER_MS in src/connection.ts: 2 s.
       expect(cutAfterMs).toBeGreaterThanOrEqual(1900);
+      // The 2 s linger plus a close (~20 ms quiet, pushing 256 KiB writes): 2 s of slack is far
+      // over 5× that, and tells "cut at the linger" from "never cut".
       expect(cutAfterMs).toBeLessThan(4000);
       expect(pushed).toBeGreaterThan(10 * 1024 * 1024);
       expect(rssMax - rssBefore).toBeLessThan(200 * 1024 * 1024);

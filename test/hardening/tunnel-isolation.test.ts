@@ -82,6 +82,7 @@ interface Tunnel {
   atBackend?: StreamVerifier;
 }
 
+// Its own timeout: its guards (20 + 20 + 60 + 60 s) must be able to fire before jest's 30 s.
 it('no byte crosses tunnels: stalled readers, idle-then-busy tunnels and streams at once', async () => {
   const backends = new Map<number, { socket: Socket; verifier: StreamVerifier }>();
   const arrived = new Set<number>();
@@ -165,4 +166,4 @@ it('no byte crosses tunnels: stalled readers, idle-then-busy tunnels and streams
   const mismatches = tunnels.flatMap((t) => [t.atClient.firstMismatch, t.atBackend!.firstMismatch]).filter((m) => m !== undefined);
   expect(mismatches).toEqual([]);
   for (const t of tunnels) expect([t.atClient.received, t.atBackend!.received]).toEqual(expected(t));
-});
+}, 180_000);

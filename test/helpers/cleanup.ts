@@ -13,13 +13,13 @@ export function defer(step: Step): void {
  * Every step runs even when one fails; the first failure is rethrown at the end.
  */
 export async function drainCleanup(): Promise<void> {
-  let firstError: unknown;
+  let firstError: Error | undefined;
   while (steps.length > 0) {
     const step = steps.pop()!;
     try {
       await step();
     } catch (err) {
-      firstError ??= err;
+      firstError ??= err instanceof Error ? err : new Error('a cleanup step failed', { cause: err });
     }
   }
   if (firstError !== undefined) throw firstError;

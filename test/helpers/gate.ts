@@ -21,7 +21,7 @@ export interface TestGate {
   /** Every log line so far, parsed. */
   readonly logs: LogLine[];
   /** The warn lines so far. */
-  warnings(): LogLine[];
+  readonly warnings: () => LogLine[];
 }
 
 /**

@@ -26,6 +26,19 @@ export async function writeBytes(socket: Socket, bytes: Buffer | string, options
 }
 
 /**
+ * A bare connected socket, destroyed when the test ends, that keeps nothing it receives: for a test
+ * that counts or streams gigabytes itself (RawClient would hold every byte). Errors are left to the
+ * test: a reset may be the expected end.
+ */
+export async function connectSocket(port: number, host = '127.0.0.1'): Promise<Socket> {
+  const socket = connect({ port, host });
+  defer(() => destroyAndWait(socket));
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  return socket;
+}
+
+/**
  * A raw TCP client that keeps everything it receives, for exact-byte assertions: wait for a
  * predicate over the bytes so far, cut answers off the front, half-close, reset.
  */
@@ -63,10 +76,7 @@ export class RawClient {
 
   /** Connects to host:port; the socket is destroyed when the test ends. */
   static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const socket = connect({ port, host });
-    defer(() => destroyAndWait(socket));
-    await once(socket, 'connect');
-    return new RawClient(socket);
+    return new RawClient(await connectSocket(port, host));
   }
 
   /** Everything received and not yet taken. */
@@ -127,7 +137,9 @@ export class RawClient {
     try {
       await within(this.closed, timeoutMs, 'close');
     } catch (err) {
-      throw new Error(`${(err as Error).message}; received ${JSON.stringify(this.buffer.toString('latin1').slice(0, 300))}`);
+      throw new Error(`${(err as Error).message}; received ${JSON.stringify(this.buffer.toString('latin1').slice(0, 300))}`, {
+        cause: err,
+      });
     }
     return this.buffer;
   }
@@ -175,4 +187,16 @@ export async function destroyAndWait(socket: Socket): Promise<void> {
   const closed = once(socket, 'close');
   socket.destroy();
   await closed;
+}
+
+/** Whether a TCP connect to 127.0.0.1:`port` is accepted or refused now (the listener is open or closed). */
+export function connectOutcome(port: number, host = '127.0.0.1'): Promise<'accepted' | 'refused'> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve('accepted');
+    });
+    socket.on('error', () => resolve('refused'));
+  });
 }

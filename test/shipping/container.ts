@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEBIAN_PYTHON } from '../helpers/python';
-import { cleanEnv, freePort, ROOT, startChild, type Child } from './support';
+import { spawnCli, type CliProcess } from '../helpers/cli';
+import { freePort } from '../helpers/raw';
+import { ROOT } from './support';
 
 /** Debian's tini, installed by .ci/run; without it the commands run without their init. */
 export const TINI = '/usr/bin/tini';
@@ -48,7 +50,6 @@ export async function localCommand(argv: readonly string[], distDir = join(ROOT,
  * Starts a mapped container command on loopback: PORT=0 (the start line names the real port) and
  * HEALTHGATE_HOST=127.0.0.1, as a platform would set them through the environment.
  */
-export function startContainerCommand(command: LocalCommand, cwd: string, env: Record<string, string> = {}): Child {
-  const [file, ...args] = command.argv;
-  return startChild(file, args, { cwd, env: cleanEnv({ ...env, PORT: '0', HEALTHGATE_HOST: '127.0.0.1' }) });
+export function startContainerCommand(command: LocalCommand, cwd: string, env: Record<string, string> = {}): CliProcess {
+  return spawnCli([], { command: command.argv, cwd, env: { ...env, PORT: '0', HEALTHGATE_HOST: '127.0.0.1' } });
 }

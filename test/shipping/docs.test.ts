@@ -3,11 +3,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { localCommand, startContainerCommand } from './container';
 import { codeBlock, codeBlocks } from './markdown';
-import { cleanEnv, freePort, httpGet, ROOT, waitForStatus } from './support';
+import { cliEnv } from '../helpers/cli';
+import { freePort } from '../helpers/raw';
+import { httpGet, ROOT, waitForStatus } from './support';
 
 const DOCS = join(ROOT, 'docs');
 const MARKDOWN = ['README.md', ...readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
-const help = execFileSync(process.execPath, [join(ROOT, 'bin', 'healthgate'), '--help'], { env: cleanEnv(), encoding: 'utf8' });
+const help = execFileSync(process.execPath, [join(ROOT, 'bin', 'healthgate'), '--help'], { env: cliEnv(), encoding: 'utf8' });
 
 /** Every flag (`--port`, `-p`) and env variable (`(env NAME;`) that --help names. */
 function helpNames(): { flags: string[]; envs: string[] } {
@@ -56,7 +58,7 @@ describe('docs/configuration.md and the README keep up with --help', () => {
 });
 
 describe('docs/configuration.md keeps up with `healthgate check --help`', () => {
-  const checkHelp = execFileSync(process.execPath, [join(ROOT, 'bin', 'healthgate'), 'check', '--help'], { env: cleanEnv(), encoding: 'utf8' });
+  const checkHelp = execFileSync(process.execPath, [join(ROOT, 'bin', 'healthgate'), 'check', '--help'], { env: cliEnv(), encoding: 'utf8' });
   const text = readFileSync(join(DOCS, 'configuration.md'), 'utf8');
   const start = text.indexOf('## `healthgate check`');
   const end = text.indexOf('\n## ', start + 1);
@@ -147,7 +149,8 @@ describe('docs/configuration.md: configuring with variables', () => {
     // The demo's port 8081 becomes a free one, as everywhere in the tests.
     env.HEALTHGATE_BACKEND_PORT = String(await freePort());
     const gate = startContainerCommand(await localCommand(words), ROOT, env);
-    const port = await gate.port();
+    await gate.listening();
+    const port = gate.port;
     await waitForStatus(port, '/health', 200);
     for (const path of ['/livez', '/alive']) expect(await httpGet(port, path)).toEqual({ status: 200, body: 'ok\n' });
   });

@@ -32,14 +32,15 @@ async function checkHealthAndEcho(argv: readonly string[], cwd: string): Promise
   const command = await localCommand(argv);
   if (command.notes.length > 0) console.warn(command.notes.join('; '));
   const container = startContainerCommand(command, cwd);
-  const port = await container.port();
+  await container.listening();
+  const port = container.port;
   await waitForStatus(port, '/health', 200);
   expect(await httpGet(port, '/health')).toEqual({ status: 200, body: 'ok\n' });
   const echo = await wsRoundTrip(port, '/');
   expect(echo.text).toBe('hello through healthgate');
   expect(echo.binary).toEqual(Buffer.from([0, 1, 2, 253, 254, 255]));
   await container.stop();
-  expect(await container.exited).toBe(0);
+  expect(await container.exited).toEqual({ code: 0, signal: null });
 }
 
 describe('docs/examples: the app images build healthgate from this repository', () => {
@@ -132,13 +133,14 @@ describe('docs/examples/kubernetes/pod.yaml', () => {
     const entrypoint = only(readDockerfile(ROOT).at(-1)!, 'ENTRYPOINT')[0].args!;
     const command = await localCommand([...entrypoint, ...container.args]);
     const gate = startContainerCommand(command, ROOT);
-    const port = await gate.port();
+    await gate.listening();
+    const port = gate.port;
     const readiness = container.readinessProbe.httpGet.path;
     const liveness = container.livenessProbe.httpGet.path;
     await waitForStatus(port, readiness, 200);
     expect((await httpGet(port, liveness)).status).toBe(200);
     // The pod is deleted: SIGTERM reaches healthgate through tini.
-    gate.proc.kill('SIGTERM');
+    gate.child.kill('SIGTERM');
     await gate.waitForLine((l) => l.includes('"message":"shutdown delay"'));
     expect(await httpGet(port, readiness)).toEqual({ status: 503, body: 'unavailable: draining\n' });
     expect((await httpGet(port, liveness)).status).toBe(200);
@@ -158,7 +160,8 @@ describe("docs/examples/client-ip: the app reads the client's address from the h
     (needsPython ? itWithPython : it)(`${app}: X-Real-IP and X-Forwarded-For reach the app through healthgate unchanged; without them it sees 127.0.0.1`, async () => {
       const argv = ['node', '/app/healthgate.cjs', '--backend-port', '8081', '--', ...command];
       const gate = startContainerCommand(await localCommand(argv), join(EXAMPLES, 'client-ip'));
-      const port = await gate.port();
+      await gate.listening();
+      const port = gate.port;
       await waitForStatus(port, '/health', 200);
       // As Railway's edge sends it.
       expect(await wsFirstMessage(port, { 'X-Real-IP': '203.0.113.7', 'X-Forwarded-For': '198.51.100.1, 203.0.113.7' })).toBe('203.0.113.7');

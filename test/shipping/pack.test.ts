@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { codeBlock } from './markdown';
-import { cleanEnv, httpGet, ROOT, startChild, startWsEcho, waitForStatus, wsRoundTrip } from './support';
+import { WsBackend } from '../helpers/backends';
+import { cliEnv, spawnCli } from '../helpers/cli';
+import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
 
 // `npm pack`, then `npm install -g` of the tarball into a private prefix, as on a machine with
 // only Node: the README's "Install as a package" block, step by step.
@@ -62,16 +64,17 @@ describe('the npm package', () => {
     const installed = join(prefix, 'lib', 'node_modules', pkg.name);
     for (const dep of Object.keys(pkg.dependencies)) expect(existsSync(join(installed, 'node_modules', dep))).toBe(true);
     const bin = join(prefix, 'bin', 'healthgate');
-    expect(execFileSync(bin, ['--version'], { env: cleanEnv(), encoding: 'utf8' }).trim()).toBe(pkg.version);
+    expect(execFileSync(bin, ['--version'], { env: cliEnv(), encoding: 'utf8' }).trim()).toBe(pkg.version);
   });
 
   it('the installed bin answers health and pipes a WebSocket', async () => {
-    const backend = await startWsEcho();
-    const gate = startChild(join(prefix, 'bin', 'healthgate'), ['--port', '0', '--host', '127.0.0.1', '--backend-port', String(backend.port)], {
+    const backend = await WsBackend.start();
+    const gate = spawnCli(['--port', '0', '--host', '127.0.0.1', '--backend-port', String(backend.port)], {
+      command: [join(prefix, 'bin', 'healthgate')],
       cwd: work,
-      env: cleanEnv(),
     });
-    const port = await gate.port();
+    await gate.listening();
+    const port = gate.port;
     await waitForStatus(port, '/health', 200);
     expect(await httpGet(port, '/')).toEqual({ status: 200, body: 'ok\n' });
     expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');

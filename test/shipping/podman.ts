@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseDockerfile } from './dockerfile';
-import { defer, freePort, httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
+import { defer } from '../helpers/cleanup';
+import { freePort } from '../helpers/raw';
+import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
 
 // Real image builds with podman, as root, without a Docker engine or an image registry: the
 // flags below are what works on CI's machine (runc, no systemd, chroot isolation for builds).

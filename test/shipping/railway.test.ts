@@ -24,11 +24,10 @@ function typeErrors(text?: string): string[] {
   };
   const host = ts.createCompilerHost(options);
   if (text !== undefined) {
-    const { getSourceFile, fileExists, readFile } = host;
-    host.fileExists = (f) => f === fileName || fileExists.call(host, f);
-    host.readFile = (f) => (f === fileName ? text : readFile.call(host, f));
-    host.getSourceFile = (f, language, ...rest) =>
-      f === fileName ? ts.createSourceFile(f, text, language) : getSourceFile.call(host, f, language, ...rest);
+    const original = { getSourceFile: host.getSourceFile.bind(host), fileExists: host.fileExists.bind(host), readFile: host.readFile.bind(host) };
+    host.fileExists = (f) => f === fileName || original.fileExists(f);
+    host.readFile = (f) => (f === fileName ? text : original.readFile(f));
+    host.getSourceFile = (f, language, ...rest) => (f === fileName ? ts.createSourceFile(f, text, language) : original.getSourceFile(f, language, ...rest));
   }
   const program = ts.createProgram([fileName], options, host);
   return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEBIAN_PYTHON, hasPythonWebsockets } from '../helpers/python';
+import { hasPythonWebsockets } from '../helpers/python';
 import { localCommand, startContainerCommand } from './container';
 import { codeBlock } from './markdown';
-import { cleanEnv, freePort, httpGet, ROOT, startChild, waitForStatus, wsRoundTrip } from './support';
+import { spawnCli } from '../helpers/cli';
+import { freePort } from '../helpers/raw';
+import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
 
 const README = join(ROOT, 'README.md');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
@@ -28,7 +30,7 @@ describe("README's commands", () => {
     // Through a shell, as npm runs a script: SIGTERM to that process must reach healthgate (the
     // script execs it). Regression: without exec, the shell died and left healthgate and the
     // demo app running, holding the port.
-    const demo = startChild('sh', ['-c', rest], { cwd: ROOT, env: cleanEnv({ HEALTHGATE_HOST: '127.0.0.1' }) });
+    const demo = spawnCli([], { command: ['sh', '-c', rest], cwd: ROOT, env: { HEALTHGATE_HOST: '127.0.0.1' } });
     const startLine = await demo.waitForLine((l) => l.includes('healthgate listening'));
     const port = Number(/\bport=(\d+)/.exec(startLine)?.[1]);
     expect(port).toBeGreaterThan(0);
@@ -38,14 +40,15 @@ describe("README's commands", () => {
     const page = await httpGet(port, '/app');
     expect(page.body).toContain('healthgate demo');
     await demo.stop();
-    expect(await demo.exited).toBe(0);
+    expect(await demo.exited).toEqual({ code: 0, signal: null });
   });
 
   it('usage: `node dist/healthgate.cjs ... -- node dist/demo.cjs` runs from a checkout after the build', async () => {
     const block = codeBlock(README, 'usage').text;
     const command = await localCommand(block.split(/\s+/));
     const gate = startContainerCommand(command, ROOT);
-    const port = await gate.port();
+    await gate.listening();
+    const port = gate.port;
     await waitForStatus(port, '/health', 200);
     expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
   });
@@ -56,12 +59,13 @@ describe("README's commands", () => {
     const mapped = await localCommand(block.split(/\s+/));
     const argv = [process.execPath, join(ROOT, 'bin', 'healthgate'), ...mapped.argv.slice(1)];
     const gate = startContainerCommand({ argv, notes: [] }, join(ROOT, 'docs', 'examples', 'railway-python'));
-    const port = await gate.port();
+    await gate.listening();
+    const port = gate.port;
     await waitForStatus(port, '/health', 200);
     const echo = await wsRoundTrip(port);
     expect(echo.text).toBe('hello through healthgate');
     expect(echo.binary).toEqual(Buffer.from([0, 1, 2, 253, 254, 255]));
     await gate.stop();
-    expect(await gate.exited).toBe(0);
+    expect(await gate.exited).toEqual({ code: 0, signal: null });
   });
 });

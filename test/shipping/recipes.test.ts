@@ -9,7 +9,10 @@ import { localCommand, startContainerCommand, TINI } from './container';
 import { only, parseDockerfile } from './dockerfile';
 import { codeBlock } from './markdown';
 import { buildImage, checkContainer, ensureBaseImages, podmanUnavailable } from './podman';
-import { cleanEnv, defer, freePort, httpGet, ROOT, startChild, waitForStatus, wsRoundTrip } from './support';
+import { defer } from '../helpers/cleanup';
+import { spawnCli, type CliProcess } from '../helpers/cli';
+import { freePort } from '../helpers/raw';
+import { httpGet, ROOT, waitForStatus, wsRoundTrip } from './support';
 
 // docs/recipes.md, recipe by recipe, as far as this machine allows: no Railway, Render, Fly or
 // Railpack here, so each platform's file is checked against what healthgate needs, and the
@@ -51,11 +54,11 @@ function appFolder(): { dir: string; path: string } {
 }
 
 /** Runs shell text with bash, as a platform runs a start command, in its own process group. */
-function startShell(text: string, cwd: string, env: Record<string, string>): ReturnType<typeof startChild> {
-  const child = startChild('/bin/bash', ['-c', text], { cwd, env: cleanEnv(env), detached: true });
+function startShell(text: string, cwd: string, env: Record<string, string>): CliProcess {
+  const child = spawnCli([], { command: ['/bin/bash', '-c', text], cwd, env, detached: true });
   // An app started with `&` is not tini's to signal: SIGTERM the whole group at cleanup (tini
   // passes it on to healthgate, which runs in a group of its own); then stop() waits for the exit.
-  const pid = child.proc.pid!;
+  const pid = child.child.pid!;
   defer(() => {
     try {
       process.kill(-pid, 'SIGTERM');
@@ -130,13 +133,14 @@ describe('recipes.md: Railway with Railpack', () => {
     const command = config.deploy.startCommand.replace('--backend-port 8081', `--backend-port ${backendPort}`);
     expect(command).not.toBe(config.deploy.startCommand);
     const gate = startShell(command, dir, { PATH: path, PORT: '0', HEALTHGATE_HOST: '127.0.0.1' });
-    const port = await gate.port();
+    await gate.listening();
+    const port = gate.port;
     // The process Railway signals is tini, not bash.
-    expect(readFileSync(`/proc/${gate.proc.pid}/comm`, 'utf8').trim()).toBe('tini');
+    expect(readFileSync(`/proc/${gate.child.pid}/comm`, 'utf8').trim()).toBe('tini');
     await waitForStatus(port, '/health', 200);
     expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
     await gate.stop();
-    expect(await gate.exited).toBe(0);
+    expect(await gate.exited).toEqual({ code: 0, signal: null });
   });
 });
 
@@ -167,7 +171,8 @@ describe('recipes.md: Render', () => {
 
   itWithPython("the Dockerfile's command runs with the Blueprint's variables and answers its health check", async () => {
     const gate = startContainerCommand(await localCommand(pythonExampleArgv(svc.dockerfilePath)), join(EXAMPLES, 'railway-python'), env);
-    const port = await gate.port();
+    await gate.listening();
+    const port = gate.port;
     await waitForStatus(port, svc.healthCheckPath, 200);
     expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
   });
@@ -194,12 +199,13 @@ describe('recipes.md: Fly.io', () => {
 
   itWithPython("after a WebSocket echo, a SIGTERM to the Dockerfile's command ends in exit 0 within kill_timeout", async () => {
     const gate = startContainerCommand(await localCommand(pythonExampleArgv(dockerfile)), join(EXAMPLES, 'railway-python'));
-    const port = await gate.port();
+    await gate.listening();
+    const port = gate.port;
     await waitForStatus(port, fly.services[0].http_checks[0].path, 200);
     expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
     const started = Date.now();
-    gate.proc.kill(fly.kill_signal as NodeJS.Signals);
-    expect(await gate.exited).toBe(0);
+    gate.child.kill(fly.kill_signal as NodeJS.Signals);
+    expect(await gate.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - started).toBeLessThan(fly.kill_timeout * 1000);
   }, 60_000);
 });
@@ -212,7 +218,7 @@ describe('recipes.md: without entrypoint mode', () => {
   });
 
   /** Runs the recipe's lines with a platform's fixed PORT; 8081 becomes a free port. */
-  async function runRecipe(text: string): Promise<{ port: number; gate: ReturnType<typeof startChild> }> {
+  async function runRecipe(text: string): Promise<{ port: number; gate: CliProcess }> {
     const { dir, path } = appFolder();
     const [port, backendPort] = [await freePort(), await freePort()];
     const gate = startShell(text.replaceAll('8081', String(backendPort)), dir, { PATH: path, PORT: String(port), HEALTHGATE_HOST: '127.0.0.1' });

@@ -1,20 +1,19 @@
-import { EchoBackend } from '../helpers/backends';
-import { drainCleanup } from '../helpers/cleanup';
-import { startCli } from '../helpers/cli';
-import { onlyResponse, requestHead } from '../helpers/http';
-import { freePort, rawRequest } from '../helpers/raw';
-import { WRITE_MODES } from '../helpers/ws-client';
+import { EchoBackend } from './helpers/backends';
+import { drainCleanup } from './helpers/cleanup';
+import { startGate } from './helpers/gate';
+import { onlyResponse, requestHead } from './helpers/http';
+import { freePort, rawRequest } from './helpers/raw';
+import { WRITE_MODES } from './helpers/ws-client';
 
-// Health answers of the built CLI: healthgate answers these itself; the backend never sees a byte.
+// Health answers (src/health.ts, through a real connection to an in-process healthgate):
+// healthgate answers these itself; the backend never sees a byte.
 
 afterEach(drainCleanup);
 
-const LOOPBACK = ['--host', '127.0.0.1'];
-
 async function gateWithBackend(args: readonly string[] = []): Promise<{ port: number; backend: EchoBackend }> {
   const backend = await EchoBackend.start('backend');
-  const cli = await startCli(['--port', '0', ...LOOPBACK, '-b', String(backend.port), ...args]);
-  return { port: cli.port, backend };
+  const { port } = await startGate(backend.port, args);
+  return { port, backend };
 }
 
 /** The readiness check connects to the backend, but no request byte may reach it. */
@@ -101,7 +100,7 @@ describe.each(WRITE_MODES)('health answers, request written $mode', ({ oneByteAt
 
   it('JSON with the backend down says unavailable, backend down, and the reason', async () => {
     const backendPort = await freePort();
-    const cli = await startCli(['--port', '0', ...LOOPBACK, '-b', String(backendPort)]);
+    const cli = await startGate(backendPort);
     const bytes = await rawRequest(cli.port, requestHead('GET / HTTP/1.1', ['Accept: application/json', 'Connection: close']), {
       oneByteAtATime,
     });
@@ -135,7 +134,7 @@ describe.each(WRITE_MODES)('health answers, request written $mode', ({ oneByteAt
 
   it('--live-path answers 200 while the backend is down; readiness says 503 at the same time', async () => {
     const backendPort = await freePort();
-    const cli = await startCli(['--port', '0', ...LOOPBACK, '-b', String(backendPort), '--live-path', '/live']);
+    const cli = await startGate(backendPort, ['--live-path', '/live']);
     const live = await rawRequest(cli.port, requestHead('GET /live HTTP/1.1', ['Connection: close']), { oneByteAtATime });
     expect(onlyResponse(live)).toMatchObject({ status: 200, body: Buffer.from('ok\n') });
     const liveJson = await rawRequest(cli.port, requestHead('GET /live HTTP/1.1', ['Accept: application/json', 'Connection: close']));

@@ -11,8 +11,6 @@ export default defineConfig(
       'dist/',
       'node_modules/',
       'coverage/',
-      // Not yet: src/ is being rewritten (issue 11); its findings are listed there. Remove with it.
-      'src/',
     ],
   },
   js.configs.recommended,
@@ -24,6 +22,11 @@ export default defineConfig(
       parserOptions: { project: './tsconfig.lint.json', tsconfigRootDir: import.meta.dirname },
       globals: { ...globals.node, ...globals.jest },
     },
+  },
+  {
+    // STYLE: small functions; issue 11 set the bound at about 60 lines.
+    files: ['src/**/*.ts', 'bin/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
   },
   {
     files: ['test/**/*.ts'],

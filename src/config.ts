@@ -154,7 +154,7 @@ export const OPTIONS = [
   spec({ key: 'childPortEnv', flags: '--child-port-env <NAME>', env: 'HEALTHGATE_CHILD_PORT_ENV', description: "more variables set to the backend port in the child's environment; repeatable", defaultText: 'none', repeatable: true, parse: (raw, source) => [envName(raw, source)], fallback: fixed([]) }),
   spec({ key: 'signalGroup', flags: '--signal-group', env: 'HEALTHGATE_SIGNAL_GROUP', description: "send forwarded signals to the child's whole process group", defaultText: 'off', boolean: true, parse: yesNo, fallback: fixed(false) }),
   spec({ key: 'logLevel', flags: '--log-level <level>', env: 'LOG_LEVEL', description: 'error, warn, info or debug', defaultText: 'info', parse: oneOf(LOG_LEVELS), fallback: fixed<LogLevel>('info') }),
-  spec({ key: 'logFormat', flags: '--log-format <fmt>', env: 'HEALTHGATE_LOG_FORMAT', description: 'json, or pretty', defaultText: 'json, pretty on a TTY', parse: oneOf(LOG_FORMATS), fallback: (_env, tty) => (tty ? 'pretty' : 'json') as LogFormat }),
+  spec({ key: 'logFormat', flags: '--log-format <fmt>', env: 'HEALTHGATE_LOG_FORMAT', description: 'json, or pretty', defaultText: 'json, pretty on a TTY', parse: oneOf(LOG_FORMATS), fallback: (_env, tty): LogFormat => (tty ? 'pretty' : 'json') }),
 ] as const;
 
 type AnySpec = OptionSpec<keyof Config>;

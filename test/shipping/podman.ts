@@ -35,7 +35,7 @@ export async function podman(args: readonly string[], timeoutMs = 600_000): Prom
     return stdout;
   } catch (err) {
     const e = err as Error & { stderr?: string; stdout?: string };
-    throw new Error(`podman ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    throw new Error(`podman ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: err });
   }
 }
 
@@ -57,7 +57,7 @@ export async function ensureBaseImages(majors: readonly string[]): Promise<void>
     await run(join(ROOT, 'scripts', 'base-images.sh'), [...majors], { cwd: ROOT, timeout: 900_000, maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     const e = err as Error & { stderr?: string };
-    throw new Error(`scripts/base-images.sh ${majors.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`);
+    throw new Error(`scripts/base-images.sh ${majors.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`, { cause: err });
   }
 }
 

@@ -7,11 +7,7 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: [
-      'dist/',
-      'node_modules/',
-      'coverage/',
-    ],
+    ignores: ['dist/', 'node_modules/', 'coverage/'],
   },
   js.configs.recommended,
   {

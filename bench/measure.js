@@ -82,9 +82,13 @@ function rate(row, ctx) {
 /** Opens `count` idle connections with the client's idle mode; calls `whileOpen` before closing them. */
 function holdIdle(ctx, port, count, whileOpen) {
   return new Promise((resolve, reject) => {
-    const child = proc.start(ctx.clientPath, ['idle', HOST, String(port), ctx.wsPath, String(count), String(ctx.settings.idleConcurrency)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = proc.start(
+      ctx.clientPath,
+      ['idle', HOST, String(port), ctx.wsPath, String(count), String(ctx.settings.idleConcurrency)],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let released = false;
     child.stdout.on('data', (text) => {
@@ -129,7 +133,12 @@ function idle(row, ctx) {
       return usage(instance);
     });
     if (result.lost > 0) throw new Error(`${result.lost} idle connections were closed by the proxy`);
-    return { kbPerConn: (after.rssKb - before.rssKb) / s.idleCount, rssBeforeKb: before.rssKb, rssAfterKb: after.rssKb, openSeconds: result.open_seconds };
+    return {
+      kbPerConn: (after.rssKb - before.rssKb) / s.idleCount,
+      rssBeforeKb: before.rssKb,
+      rssAfterKb: after.rssKb,
+      openSeconds: result.open_seconds,
+    };
   });
 }
 
@@ -153,7 +162,10 @@ function health(row, ctx) {
   return withInstance(row, ctx, async (instance) => {
     await runWrk(ctx, instance.port, s.warmupSeconds, false);
     const result = {};
-    for (const [key, close] of [['keepAlive', false], ['close', true]]) {
+    for (const [key, close] of [
+      ['keepAlive', false],
+      ['close', true],
+    ]) {
       const before = usage(instance);
       const figures = await runWrk(ctx, instance.port, s.healthSeconds, close);
       const after = usage(instance);

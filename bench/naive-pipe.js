@@ -7,8 +7,12 @@
 const net = require('node:net');
 
 const [port, backendPort] = process.argv.slice(2).map(Number);
-const OK = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nok\n');
-const OK_CLOSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
+const OK = Buffer.from(
+  'HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nok\n',
+);
+const OK_CLOSE = Buffer.from(
+  'HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n',
+);
 const HEALTH = /^(?:GET|HEAD) \/(?:health)?(?:\?[^ ]*)? HTTP\/1\.[01]\r\n/;
 
 const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {

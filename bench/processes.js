@@ -223,4 +223,20 @@ function run(command, args, options = {}) {
   });
 }
 
-module.exports = { CLK_TCK, nofile, start, stop, killAll, freePort, waitForPort, sleep, processTree, cpuSeconds, rssKb, treeUsage, cpuSnapshot, foreignCpuSeconds, run };
+module.exports = {
+  CLK_TCK,
+  nofile,
+  start,
+  stop,
+  killAll,
+  freePort,
+  waitForPort,
+  sleep,
+  processTree,
+  cpuSeconds,
+  rssKb,
+  treeUsage,
+  cpuSnapshot,
+  foreignCpuSeconds,
+  run,
+};

@@ -73,10 +73,25 @@ function summariseProfile(profile) {
     const file = url.replace(/^.*\//, '') || '(native)';
     const key = `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
     functions.set(key, (functions.get(key) ?? 0) + us);
-    const source = url.includes('healthgate.cjs') ? 'healthgate.cjs (bundle: src + winston, prom-client, http-parser-js)' : url.includes('/bench/') ? file : url === '' ? functionName.startsWith('(') ? functionName : '(native)' : url.replace(/^node:internal\//, 'node:').replace(/\/[^/]*$/, '/…').replace(/^node:(net|events|buffer|timers).*/, 'node:$1');
+    const source = url.includes('healthgate.cjs')
+      ? 'healthgate.cjs (bundle: src + winston, prom-client, http-parser-js)'
+      : url.includes('/bench/')
+        ? file
+        : url === ''
+          ? functionName.startsWith('(')
+            ? functionName
+            : '(native)'
+          : url
+              .replace(/^node:internal\//, 'node:')
+              .replace(/\/[^/]*$/, '/…')
+              .replace(/^node:(net|events|buffer|timers).*/, 'node:$1');
     sources.set(source, (sources.get(source) ?? 0) + us);
   }
-  const top = (map, n) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+  const top = (map, n) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
   // Inclusive time of healthgate's own functions (bundle frames), each counted once per sample.
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -93,7 +108,13 @@ function summariseProfile(profile) {
       inclusive.set(key, (inclusive.get(key) ?? 0) + us);
     }
   }
-  return { totalMs: total / 1000, idleMs: idle / 1000, functions: top(functions, 30), sources: top(sources, 12), inclusive: top(inclusive, 30) };
+  return {
+    totalMs: total / 1000,
+    idleMs: idle / 1000,
+    functions: top(functions, 30),
+    sources: top(sources, 12),
+    inclusive: top(inclusive, 30),
+  };
 }
 
 async function cpu(load, seconds) {
@@ -113,9 +134,22 @@ async function cpu(load, seconds) {
   if (!file) throw new Error('no .cpuprofile written');
   const summary = summariseProfile(JSON.parse(readFileSync(join(profDir, file), 'utf8')));
   const cpuSeconds = after.cpuSeconds - before.cpuSeconds;
-  console.log(`${row.label} under ${load} for ${seconds} s: proxy CPU ${cpuSeconds.toFixed(2)} s (${((100 * cpuSeconds) / seconds).toFixed(0)}% of a core)`);
-  console.log(`load: ${out.text ? out.text.split('\n').filter((l) => /Requests\/sec|requests in/.test(l)).join('; ') : JSON.stringify(out)}`);
-  console.log(`profile: ${summary.totalMs.toFixed(0)} ms on the main thread, ${summary.idleMs.toFixed(0)} ms idle; profile at ${join(profDir, file)}`);
+  console.log(
+    `${row.label} under ${load} for ${seconds} s: proxy CPU ${cpuSeconds.toFixed(2)} s (${((100 * cpuSeconds) / seconds).toFixed(0)}% of a core)`,
+  );
+  console.log(
+    `load: ${
+      out.text
+        ? out.text
+            .split('\n')
+            .filter((l) => /Requests\/sec|requests in/.test(l))
+            .join('; ')
+        : JSON.stringify(out)
+    }`,
+  );
+  console.log(
+    `profile: ${summary.totalMs.toFixed(0)} ms on the main thread, ${summary.idleMs.toFixed(0)} ms idle; profile at ${join(profDir, file)}`,
+  );
   console.log('\nself time by source:');
   for (const line of summary.sources) console.log(`  ${line}`);
   console.log('\nself time by function (top 30):');
@@ -153,7 +187,10 @@ async function memory(connections) {
   process.env.MEMORY_PROBE_FILE = probeFile;
   process.env.MEMORY_PROBE_SNAPSHOTS = '1';
   const extra = process.env.PROFILE_NODE_ARGS ? process.env.PROFILE_NODE_ARGS.split(' ') : [];
-  const instance = await row.start({ backendPort: ctx.backendPort, nodeArgs: [...extra, '--expose-gc', '--require', join(__dirname, 'memory-probe.js')] });
+  const instance = await row.start({
+    backendPort: ctx.backendPort,
+    nodeArgs: [...extra, '--expose-gc', '--require', join(__dirname, 'memory-probe.js')],
+  });
   const probe = async (n) => {
     process.kill(instance.pid, 'SIGUSR2');
     for (let i = 0; i < 600; i++) {
@@ -190,7 +227,8 @@ async function memory(connections) {
     const before = a.get(key) ?? { count: 0, size: 0 };
     const dCount = after.count - before.count;
     const dSize = after.size - before.size;
-    if (dSize > 0.5 * connections || dCount >= connections / 2) rows.push({ key, perCount: dCount / connections, perBytes: dSize / connections });
+    if (dSize > 0.5 * connections || dCount >= connections / 2)
+      rows.push({ key, perCount: dCount / connections, perBytes: dSize / connections });
   }
   // The snapshots are large: the figures are printed, the files go.
   rmSync(tmp, { recursive: true, force: true });
@@ -198,11 +236,17 @@ async function memory(connections) {
   const total = rows.reduce((s, r) => s + r.perBytes, 0);
   console.log(`\nheap objects added per connection (${(total / 1024).toFixed(2)} KB listed; after a full GC):`);
   console.log('  bytes/conn  objects/conn  type name');
-  for (const r of rows.slice(0, 40)) console.log(`  ${r.perBytes.toFixed(0).padStart(10)}  ${r.perCount.toFixed(2).padStart(12)}  ${r.key}`);
+  for (const r of rows.slice(0, 40))
+    console.log(`  ${r.perBytes.toFixed(0).padStart(10)}  ${r.perCount.toFixed(2).padStart(12)}  ${r.key}`);
 }
 
 const [mode, arg1, arg2] = process.argv.slice(2);
-const task = mode === 'cpu' ? cpu(arg1, Number(arg2 ?? 10)) : mode === 'memory' ? memory(Number(arg1 ?? 5000)) : Promise.reject(new Error('usage: node bench/profile.js cpu bulk|rate|health|health-close [seconds] | memory [connections]'));
+const task =
+  mode === 'cpu'
+    ? cpu(arg1, Number(arg2 ?? 10))
+    : mode === 'memory'
+      ? memory(Number(arg1 ?? 5000))
+      : Promise.reject(new Error('usage: node bench/profile.js cpu bulk|rate|health|health-close [seconds] | memory [connections]'));
 task.then(
   () => process.exit(0),
   (err) => {

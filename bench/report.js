@@ -24,10 +24,22 @@ const FIGURES = [
   { key: 'idleKbPerConn', title: 'idle KB per conn', pick: (c) => c.idle?.kbPerConn, better: 'lower', digits: 1 },
   { key: 'healthKaRps', title: 'health req/s keep-alive', pick: (c) => c.health?.keepAlive?.rps, better: 'higher', digits: 0 },
   { key: 'healthKaP99', title: 'keep-alive p99 ms', pick: (c) => c.health?.keepAlive?.p99Ms, better: 'lower', digits: 2 },
-  { key: 'healthKaCpu', title: 'proxy CPU µs per req (keep-alive)', pick: (c) => c.health?.keepAlive?.cpuUsPerReq, better: 'lower', digits: 1 },
+  {
+    key: 'healthKaCpu',
+    title: 'proxy CPU µs per req (keep-alive)',
+    pick: (c) => c.health?.keepAlive?.cpuUsPerReq,
+    better: 'lower',
+    digits: 1,
+  },
   { key: 'healthCloseRps', title: 'health req/s new conn each', pick: (c) => c.health?.close?.rps, better: 'higher', digits: 0 },
   { key: 'healthCloseP99', title: 'new-conn p99 ms', pick: (c) => c.health?.close?.p99Ms, better: 'lower', digits: 2 },
-  { key: 'healthCloseCpu', title: 'proxy CPU µs per req (new conn)', pick: (c) => c.health?.close?.cpuUsPerReq, better: 'lower', digits: 1 },
+  {
+    key: 'healthCloseCpu',
+    title: 'proxy CPU µs per req (new conn)',
+    pick: (c) => c.health?.close?.cpuUsPerReq,
+    better: 'lower',
+    digits: 1,
+  },
 ];
 const BY_KEY = Object.fromEntries(FIGURES.map((f) => [f.key, f]));
 
@@ -43,7 +55,10 @@ function summarise(rows, rounds) {
       const values = rounds.map((round) => (round[row.id] ? f.pick(round[row.id]) : undefined));
       figures[f.key] = { median: median(values), values };
     }
-    for (const [key, base] of [['addedP50', (c) => c.latency?.p50Us], ['addedP99', (c) => c.latency?.p99Us]]) {
+    for (const [key, base] of [
+      ['addedP50', (c) => c.latency?.p50Us],
+      ['addedP99', (c) => c.latency?.p99Us],
+    ]) {
       const values = rounds.map((round) => {
         const mine = round[row.id] && base(round[row.id]);
         const direct = round.direct && base(round.direct);
@@ -85,7 +100,12 @@ function table(rows, summary, keys, extra = []) {
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const row of rows) {
     if (row.missing) {
-      lines.push(`| ${row.label} | skipped: ${row.missing} |${head.slice(2).map(() => '').join('|')}|`);
+      lines.push(
+        `| ${row.label} | skipped: ${row.missing} |${head
+          .slice(2)
+          .map(() => '')
+          .join('|')}|`,
+      );
       continue;
     }
     lines.push(`| ${[row.label, ...extra.map((e) => e.value(row)), ...keys.map((k) => cell(summary, row.id, k))].join(' | ')} |`);
@@ -130,7 +150,10 @@ function verdict(r, target) {
 
 /** The targets table: healthgate against HAProxy (tcp), the reference, and (for information) HAProxy (http). */
 function targetsTable(summary) {
-  const lines = ['| target | healthgate | HAProxy (tcp) | healthgate ÷ HAProxy (tcp) | for information: ÷ HAProxy (http) |', '|---|---|---|---|---|'];
+  const lines = [
+    '| target | healthgate | HAProxy (tcp) | healthgate ÷ HAProxy (tcp) | for information: ÷ HAProxy (http) |',
+    '|---|---|---|---|---|',
+  ];
   for (const t of TARGETS) {
     const f = BY_KEY[t.key];
     const hg = summary.healthgate?.[t.key]?.median;
@@ -140,7 +163,10 @@ function targetsTable(summary) {
     );
   }
   if (lines.some((l) => l.includes('| n/a'))) {
-    lines.push('', 'n/a: a figure is missing, or an added RTT is negative (the row beat the direct connection in the same rounds: noise, so no ratio means anything).');
+    lines.push(
+      '',
+      'n/a: a figure is missing, or an added RTT is negative (the row beat the direct connection in the same rounds: noise, so no ratio means anything).',
+    );
   }
   return lines.join('\n');
 }
@@ -172,7 +198,9 @@ function clientCpuTable(rows, rounds) {
     lines.push(`| ${m === 'health' ? 'wrk (health)' : `C client (${m})`} | ${cells.join(' | ')} |`);
   }
   const foreign = active.map((row) => {
-    const shares = rounds.flatMap((round) => Object.values(round[row.id] ?? {}).map((cell) => cell.foreignCpuShare)).filter((v) => v !== undefined);
+    const shares = rounds
+      .flatMap((round) => Object.values(round[row.id] ?? {}).map((cell) => cell.foreignCpuShare))
+      .filter((v) => v !== undefined);
     return shares.length ? `${Math.round(Math.max(...shares) * 100)}%` : '—';
   });
   lines.push(`| other processes on the machine, any cell | ${foreign.join(' | ')} |`);

@@ -24,7 +24,12 @@ function which(name) {
 /** The first line a program prints of its version (on stdout or stderr). */
 function versionOf(command, args) {
   const out = spawnSync(command, args, { encoding: 'utf8' });
-  return `${out.stdout ?? ''}${out.stderr ?? ''}`.split('\n').find((l) => l.trim() !== '')?.trim() ?? '?';
+  return (
+    `${out.stdout ?? ''}${out.stderr ?? ''}`
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? '?'
+  );
 }
 
 function haproxyConfig(mode, port, backendPort) {
@@ -161,7 +166,21 @@ function defineRows(tmpDir) {
         `node --max-semi-space-size=2 dist/healthgate.cjs --port ${port} --host 127.0.0.1 --backend-host 127.0.0.1 --backend-port ${backendPort} --log-level warn`,
       async start({ backendPort, nodeArgs = [] }) {
         const port = await proc.freePort();
-        const argv = ['--max-semi-space-size=2', ...nodeArgs, join(ROOT, 'dist', 'healthgate.cjs'), '--port', port, '--host', '127.0.0.1', '--backend-host', '127.0.0.1', '--backend-port', backendPort, '--log-level', 'warn'];
+        const argv = [
+          '--max-semi-space-size=2',
+          ...nodeArgs,
+          join(ROOT, 'dist', 'healthgate.cjs'),
+          '--port',
+          port,
+          '--host',
+          '127.0.0.1',
+          '--backend-host',
+          '127.0.0.1',
+          '--backend-port',
+          backendPort,
+          '--log-level',
+          'warn',
+        ];
         return startProcess(node, { port, argv });
       },
     },

@@ -60,7 +60,9 @@ function describe(measurement, result) {
     case 'rate':
       return `${n(result.perS)} conn/s, proxy ${n(result.cpuUsPerConn)} µs/conn${result.failed ? `, ${result.failed} failed` : ''} (client ${pct(result.clientCpuShare)})`;
     case 'idle':
-      return result.kbPerConn === undefined ? 'no proxy' : `${n(result.kbPerConn, 1)} KB/conn (RSS ${result.rssBeforeKb} → ${result.rssAfterKb} KB)`;
+      return result.kbPerConn === undefined
+        ? 'no proxy'
+        : `${n(result.kbPerConn, 1)} KB/conn (RSS ${result.rssBeforeKb} → ${result.rssAfterKb} KB)`;
     case 'health':
       if (result.skipped) return `skipped: ${result.skipped}`;
       return `keep-alive ${n(result.keepAlive.rps)} req/s p99 ${n(result.keepAlive.p99Ms, 2)} ms; new conn ${n(result.close.rps)} req/s p99 ${n(result.close.p99Ms, 2)} ms (wrk ${pct(result.clientCpuShare)})`;
@@ -164,7 +166,8 @@ async function main() {
   const tmp = mkdtempSync(join(tmpdir(), 'healthgate-bench-'));
   process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-  if (!existsSync(join(ROOT, 'dist', 'healthgate.cjs'))) throw new Error('dist/healthgate.cjs is missing: run `npm run build` (npm run bench does)');
+  if (!existsSync(join(ROOT, 'dist', 'healthgate.cjs')))
+    throw new Error('dist/healthgate.cjs is missing: run `npm run build` (npm run bench does)');
   const cc = which('cc') ?? which('gcc');
   if (!cc) throw new Error('no C compiler: the load client needs one (apt-get install gcc)');
   const clientPath = join(tmp, 'client');
@@ -182,7 +185,9 @@ async function main() {
 
   const facts = machineFacts({ cc, wrkPath, rows });
   if (facts.cores >= 2) facts.parallelShare = await parallelShare();
-  log(`bench: ${facts.cpu}, ${facts.cores} cores (two busy processes each at ${Math.round((facts.parallelShare ?? 1) * 100)}% of one alone); ${SETTINGS.rounds} round(s) of ${measurements.join(', ')} over ${active.map((r) => r.id).join(', ')}`);
+  log(
+    `bench: ${facts.cpu}, ${facts.cores} cores (two busy processes each at ${Math.round((facts.parallelShare ?? 1) * 100)}% of one alone); ${SETTINGS.rounds} round(s) of ${measurements.join(', ')} over ${active.map((r) => r.id).join(', ')}`,
+  );
   if (facts.cores !== 2) log(`note: this machine has ${facts.cores} cores; the issue's figures are for 2`);
 
   const backendPort = await proc.freePort();
@@ -217,10 +222,14 @@ async function main() {
         }
         (round[row.id] ??= {})[measurement] = result;
         if (result.foreignCpuShare > FOREIGN_LIMIT) {
-          warnings.push(`round ${r + 1}, ${measurement}, ${row.label}: other processes on this machine used ${Math.round(result.foreignCpuShare * 100)}% of a core meanwhile`);
+          warnings.push(
+            `round ${r + 1}, ${measurement}, ${row.label}: other processes on this machine used ${Math.round(result.foreignCpuShare * 100)}% of a core meanwhile`,
+          );
         }
         if (result.clientCpuShare > 0.9) {
-          warnings.push(`round ${r + 1}, ${measurement}, ${row.label}: the load generator used ${Math.round(result.clientCpuShare * 100)}% of a core: it may be the bottleneck`);
+          warnings.push(
+            `round ${r + 1}, ${measurement}, ${row.label}: the load generator used ${Math.round(result.clientCpuShare * 100)}% of a core: it may be the bottleneck`,
+          );
         }
         const foreign = result.foreignCpuShare > 0.05 ? ` [other processes: ${Math.round(result.foreignCpuShare * 100)}% of a core]` : '';
         log(`round ${r + 1}/${SETTINGS.rounds} ${measurement.padEnd(7)} ${row.id.padEnd(12)} ${describe(measurement, result)}${foreign}`);
@@ -233,13 +242,28 @@ async function main() {
   const elapsedSeconds = (Date.now() - startedAt) / 1000;
   const waitedSeconds = (QUIET_WAIT_TOTAL_MS - quietWaitBudgetMs) / 1000;
   const tables = report.resultTables(rows, summary, rounds);
-  process.stdout.write(`\nWebSocket tunnel:\n\n${tables.tunnel}\n\nHealth checks (GET /health):\n\n${tables.health}\n\nTargets (healthgate ÷ HAProxy (tcp), same run):\n\n${report.targetsTable(summary)}\n`);
+  process.stdout.write(
+    `\nWebSocket tunnel:\n\n${tables.tunnel}\n\nHealth checks (GET /health):\n\n${tables.health}\n\nTargets (healthgate ÷ HAProxy (tcp), same run):\n\n${report.targetsTable(summary)}\n`,
+  );
   for (const warning of warnings) process.stdout.write(`\nwarning: ${warning}`);
-  process.stdout.write(`\n\nrun time: ${elapsedSeconds.toFixed(0)} s, of which ${waitedSeconds.toFixed(0)} s waiting for other processes\n`);
+  process.stdout.write(
+    `\n\nrun time: ${elapsedSeconds.toFixed(0)} s, of which ${waitedSeconds.toFixed(0)} s waiting for other processes\n`,
+  );
 
   const full = !QUICK && !onlyRows && !onlyMeasurements;
   if (full || process.env.BENCH_WRITE_DOCS === '1') {
-    const doc = performanceDoc({ facts, settings: SETTINGS, rows, rounds, summary, warnings, elapsedSeconds, waitedSeconds, wsPath, speed });
+    const doc = performanceDoc({
+      facts,
+      settings: SETTINGS,
+      rows,
+      rounds,
+      summary,
+      warnings,
+      elapsedSeconds,
+      waitedSeconds,
+      wsPath,
+      speed,
+    });
     writeFileSync(join(ROOT, 'docs', 'performance.md'), doc);
     log('wrote docs/performance.md');
   } else {

@@ -23,7 +23,10 @@ wss.on('connection', (ws) => {
 server.listen(port, () => {
   // The app's own port is internal: users connect through healthgate's public port.
   const publicPort = Number(process.argv[2] ?? 0);
-  const where = publicPort > 0 ? `http://localhost:${publicPort}/app (page), ws://localhost:${publicPort}/ (echo)` : "healthgate's port (see its start line)";
+  const where =
+    publicPort > 0
+      ? `http://localhost:${publicPort}/app (page), ws://localhost:${publicPort}/ (echo)`
+      : "healthgate's port (see its start line)";
   process.stdout.write(`demo echo app on internal port ${port}; connect through healthgate: ${where}\n`);
 });
 const stop = (): void => {

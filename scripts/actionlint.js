@@ -11,9 +11,12 @@ const root = join(__dirname, '..');
 const dir = join(root, '.github', 'workflows');
 
 async function main() {
-  const files = process.argv.length > 2
-    ? process.argv.slice(2)
-    : readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(dir, f));
+  const files =
+    process.argv.length > 2
+      ? process.argv.slice(2)
+      : readdirSync(dir)
+          .filter((f) => /\.ya?ml$/.test(f))
+          .map((f) => join(dir, f));
   if (files.length === 0) throw new Error('no workflow files to lint');
   const lint = await createLinter();
   let findings = 0;

@@ -30,7 +30,9 @@ export async function checkAddresses(config: Config, lookup: Lookup = defaultLoo
     throw new UsageError(`--host ${config.host} does not resolve (${err.code ?? err.message})`);
   });
   if (config.port === 0 || config.backendPort !== config.port) return;
-  const backend = isLocalhostName(config.backendHost) ? [{ address: '127.0.0.1', family: 4 }] : await resolve(config.backendHost, lookup).catch(() => []);
+  const backend = isLocalhostName(config.backendHost)
+    ? [{ address: '127.0.0.1', family: 4 }]
+    : await resolve(config.backendHost, lookup).catch(() => []);
   const own = ownAddresses(listen);
   const self = backend.find(({ address, family }) => {
     const type = family === 6 ? 'ipv6' : 'ipv4';

@@ -85,13 +85,7 @@ function down(err: BackendUnreachableError | undefined): CheckResult {
   return { ok: false, backend: 'down', reason: err?.timedOut ? 'backend timeout' : 'backend down', ...(tried.length > 0 ? { tried } : {}) };
 }
 
-function awaitHandshake(
-  socket: Socket,
-  hostHeader: string,
-  path: string,
-  timeoutMs: number,
-  done: (result: CheckResult) => void,
-): void {
+function awaitHandshake(socket: Socket, hostHeader: string, path: string, timeoutMs: number, done: (result: CheckResult) => void): void {
   let received = Buffer.alloc(0);
   let settled = false;
   const finish = (result: CheckResult): void => {

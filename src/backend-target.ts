@@ -37,9 +37,7 @@ export class BackendTarget {
    * all.
    */
   connect(timeoutMs: number, callback: ConnectCallback): CancelConnect {
-    const order = this.remembered
-      ? [this.remembered, ...this.candidates.filter((h) => h !== this.remembered)]
-      : this.candidates;
+    const order = this.remembered ? [this.remembered, ...this.candidates.filter((h) => h !== this.remembered)] : this.candidates;
     const deadline = Date.now() + timeoutMs;
     let cancelCurrent: CancelConnect = () => undefined;
     let cancelled = false;
@@ -79,7 +77,11 @@ function connectOnce(host: string, port: number, timeoutMs: number, callback: Co
   const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
   const timer = setTimeout(() => {
     socket.destroy();
-    settle(new BackendUnreachableError(`no connect to ${host}:${port} within ${timeoutMs} ms`, true, [{ address: hostPort(host, port), code: 'ETIMEDOUT' }]));
+    settle(
+      new BackendUnreachableError(`no connect to ${host}:${port} within ${timeoutMs} ms`, true, [
+        { address: hostPort(host, port), code: 'ETIMEDOUT' },
+      ]),
+    );
   }, timeoutMs);
   let settled = false;
   function finish(): boolean {

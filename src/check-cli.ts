@@ -86,7 +86,11 @@ function readCa(file: string, readFile: (path: string) => string): string {
 }
 
 /** Reads `healthgate check` argv (after `check`) into options; throws UsageError on bad input. */
-export function parseCheckArgs(argv: readonly string[], version: string, readFile = (path: string) => readFileSync(path, 'utf8')): CheckParse {
+export function parseCheckArgs(
+  argv: readonly string[],
+  version: string,
+  readFile = (path: string) => readFileSync(path, 'utf8'),
+): CheckParse {
   const program = buildProgram();
   let help: string | undefined;
   program.configureOutput({ writeOut: (text) => (help = (help ?? '') + text), writeErr: () => undefined });
@@ -97,7 +101,14 @@ export function parseCheckArgs(argv: readonly string[], version: string, readFil
     if (err.exitCode === 0) return { kind: 'print', text: help ?? '' };
     throw new UsageError(`check: ${err.message.replace(/^error: /, '')} (see healthgate check --help)`);
   }
-  const opts = program.opts<{ healthPath?: string[]; wsPath?: string; json?: boolean; timeout?: string; ca?: string; insecure?: boolean }>();
+  const opts = program.opts<{
+    healthPath?: string[];
+    wsPath?: string;
+    json?: boolean;
+    timeout?: string;
+    ca?: string;
+    insecure?: boolean;
+  }>();
   const options: CheckOptions = {
     url: parseUrl(program.args[0]),
     healthPaths: (opts.healthPath ?? ['/health']).map((p) => parsePath(p, '--health-path')),

@@ -56,7 +56,13 @@ export interface CheckReport {
 
 /** What one HTTP exchange gave: an answer, an error, or nothing within the step's time. */
 export type HttpOutcome =
-  | { readonly type: 'response'; readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: string; readonly ms: number }
+  | {
+      readonly type: 'response';
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: string;
+      readonly ms: number;
+    }
   | { readonly type: 'error'; readonly code: string | undefined; readonly message: string; readonly ms: number }
   | { readonly type: 'timeout'; readonly connected: boolean; readonly ms: number };
 
@@ -94,22 +100,46 @@ function hostPort(url: URL): string {
 export function causeOfError(code: string | undefined, message: string, target: StepTarget): Cause {
   const where = hostPort(target.url);
   if (code !== undefined && DNS_CODES.has(code)) {
-    return { kind: 'dns', code, cause: `DNS: ${target.url.hostname} does not resolve (${code}); check the domain name (on Railway, the service's public domain is under Settings, Networking).` };
+    return {
+      kind: 'dns',
+      code,
+      cause: `DNS: ${target.url.hostname} does not resolve (${code}); check the domain name (on Railway, the service's public domain is under Settings, Networking).`,
+    };
   }
   if (code === 'ECONNREFUSED') {
-    return { kind: 'refused', code, cause: `Connection refused at ${where}: nothing listens there; check the port in the URL and that the service is running.` };
+    return {
+      kind: 'refused',
+      code,
+      cause: `Connection refused at ${where}: nothing listens there; check the port in the URL and that the service is running.`,
+    };
   }
   if (code !== undefined && CERT_CODE.test(code)) {
-    return { kind: 'tls', code, cause: `TLS: the server's certificate was not accepted (${code}); for a private or self-signed certificate pass its CA with --ca <file>, or skip verification with --insecure.` };
+    return {
+      kind: 'tls',
+      code,
+      cause: `TLS: the server's certificate was not accepted (${code}); for a private or self-signed certificate pass its CA with --ca <file>, or skip verification with --insecure.`,
+    };
   }
   if (code !== undefined && (code === 'EPROTO' || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
-    return { kind: 'tls', code, cause: `TLS: the handshake with ${where} failed (${code}); the port may not speak TLS: try http:// instead of https://.` };
+    return {
+      kind: 'tls',
+      code,
+      cause: `TLS: the handshake with ${where} failed (${code}); the port may not speak TLS: try http:// instead of https://.`,
+    };
   }
   if (code !== undefined && UNREACHABLE_CODES.has(code)) {
-    return { kind: 'unreachable', code, cause: `${where} cannot be reached (${code}): a network or firewall problem between here and the service.` };
+    return {
+      kind: 'unreachable',
+      code,
+      cause: `${where} cannot be reached (${code}): a network or firewall problem between here and the service.`,
+    };
   }
   if (code !== undefined && RESET_CODES.has(code)) {
-    return { kind: 'reset', code, cause: `${where} closed the connection without an HTTP answer (${code}): the server dropped it, or it does not speak ${target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'HTTPS' : 'HTTP'} on this port.` };
+    return {
+      kind: 'reset',
+      code,
+      cause: `${where} closed the connection without an HTTP answer (${code}): the server dropped it, or it does not speak ${target.url.protocol === 'https:' || target.url.protocol === 'wss:' ? 'HTTPS' : 'HTTP'} on this port.`,
+    };
   }
   return { kind: 'error', code, cause: `The request failed: ${message}${code ? ` (${code})` : ''}.` };
 }
@@ -117,9 +147,15 @@ export function causeOfError(code: string | undefined, message: string, target: 
 function causeOfTimeout(target: StepTarget, connected: boolean, waitingFor: string): Cause {
   const ms = target.timeoutMs;
   if (!connected) {
-    return { kind: 'timeout', cause: `No connection to ${hostPort(target.url)} within ${ms} ms: the host drops packets (a firewall) or is overloaded; raise --timeout if it is only slow.` };
+    return {
+      kind: 'timeout',
+      cause: `No connection to ${hostPort(target.url)} within ${ms} ms: the host drops packets (a firewall) or is overloaded; raise --timeout if it is only slow.`,
+    };
   }
-  return { kind: 'timeout', cause: `Connected, but ${waitingFor} within ${ms} ms: the server accepted the connection and then said nothing (a hung app, or not HTTP); raise --timeout if it is only slow.` };
+  return {
+    kind: 'timeout',
+    cause: `Connected, but ${waitingFor} within ${ms} ms: the server accepted the connection and then said nothing (a hung app, or not HTTP); raise --timeout if it is only slow.`,
+  };
 }
 
 function header(headers: Readonly<Record<string, string>>, name: string): string | undefined {
@@ -169,13 +205,20 @@ export function parseHealthgateBody(body: string): HealthgateBody | undefined {
   };
 }
 
-function causeOfHealthAnswer(target: StepTarget, outcome: HttpOutcome & { type: 'response' }, healthgate: HealthgateBody | undefined): Cause {
+function causeOfHealthAnswer(
+  target: StepTarget,
+  outcome: HttpOutcome & { type: 'response' },
+  healthgate: HealthgateBody | undefined,
+): Cause {
   const { status } = outcome;
   const path = target.url.pathname;
   const edge = causeOfEdgePage(status, outcome.body);
   if (edge) return edge;
   if (healthgate?.draining || healthgate?.reason === 'draining') {
-    return { kind: 'unavailable', cause: `healthgate answered ${status}: it is draining, so this instance is shutting down (a redeploy or a stop); the next deployment should take over.` };
+    return {
+      kind: 'unavailable',
+      cause: `healthgate answered ${status}: it is draining, so this instance is shutting down (a redeploy or a stop); the next deployment should take over.`,
+    };
   }
   if (healthgate) {
     return {
@@ -190,7 +233,10 @@ function causeOfHealthAnswer(target: StepTarget, outcome: HttpOutcome & { type: 
     };
   }
   if (status >= 300 && status < 400) {
-    return { kind: 'redirect', cause: `A redirect (${status}) to ${header(outcome.headers, 'location') ?? 'nowhere'}: healthgate check follows none; check the URL's scheme and host.` };
+    return {
+      kind: 'redirect',
+      cause: `A redirect (${status}) to ${header(outcome.headers, 'location') ?? 'nowhere'}: healthgate check follows none; check the URL's scheme and host.`,
+    };
   }
   return {
     kind: 'http-status',

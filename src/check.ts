@@ -139,7 +139,9 @@ function getHealth(target: StepTarget, options: CheckOptions): Promise<HttpOutco
     req.on('socket', (socket: Socket) => socket.once('connect', () => (connected = true)));
     req.on('error', (err) => finish({ type: 'error', ...errorFields(err), ms: since(started) }));
     req.on('response', (res) => {
-      readBody(res, (body) => finish({ type: 'response', status: res.statusCode ?? 0, headers: flatHeaders(res), body, ms: since(started) }));
+      readBody(res, (body) =>
+        finish({ type: 'response', status: res.statusCode ?? 0, headers: flatHeaders(res), body, ms: since(started) }),
+      );
     });
     req.end();
   });
@@ -200,7 +202,9 @@ function pingWebSocket(target: StepTarget, options: CheckOptions): Promise<WsOut
     // Errors after the outcome (the abort of a refused handshake, a late reset) change nothing.
     ws.on('error', (err) => finish({ type: 'error', ...errorFields(err), ms: since(started) }));
     ws.on('unexpected-response', (_req, res) => {
-      readBody(res, (body) => finish({ type: 'response', status: res.statusCode ?? 0, headers: flatHeaders(res), body, ms: since(started) }));
+      readBody(res, (body) =>
+        finish({ type: 'response', status: res.statusCode ?? 0, headers: flatHeaders(res), body, ms: since(started) }),
+      );
     });
     ws.on('open', () => {
       openedAt = performance.now();

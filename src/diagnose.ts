@@ -98,7 +98,11 @@ export interface ListenFinding {
  * Pure: from the sockets the app's process tree listens on, why a connect to the backend fails.
  * Nothing listening tells nothing (the app may still be starting): no finding, nothing guessed.
  */
-export function whereTheAppListens(sockets: readonly ListeningSocket[], backendPort: number, backendAddresses: readonly string[]): ListenFinding | undefined {
+export function whereTheAppListens(
+  sockets: readonly ListeningSocket[],
+  backendPort: number,
+  backendAddresses: readonly string[],
+): ListenFinding | undefined {
   if (sockets.length === 0) return undefined;
   const listening = sockets.map((s) => hostPort(s.address, s.port));
   const onPort = sockets.filter((s) => s.port === backendPort);

@@ -1,10 +1,5 @@
 /** Stable codes for the failures healthgate expects; code branches on these, never on message text. */
-export type ErrorCode =
-  | 'HG_HEAD_TIMEOUT'
-  | 'HG_HEAD_TOO_LARGE'
-  | 'HG_BAD_REQUEST'
-  | 'HG_BACKEND_UNREACHABLE'
-  | 'HG_USAGE';
+export type ErrorCode = 'HG_HEAD_TIMEOUT' | 'HG_HEAD_TOO_LARGE' | 'HG_BAD_REQUEST' | 'HG_BACKEND_UNREACHABLE' | 'HG_USAGE';
 
 /** Base class: every expected failure carries a stable `code`. */
 export class HealthgateError extends Error {

@@ -50,7 +50,17 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
   const appPort = command.length > 0 ? backendPort : undefined;
   const answers = new LocalAnswers(check, metrics, log, diagnostics, backend.label, appPort, now);
   const { headerTimeoutMs, halfCloseTimeoutMs, shutdownDelayMs, drainTimeoutMs } = config;
-  const context: ConnectionContext = { rules: compileRules(config), memo: new HeadMemo(), headerTimeoutMs, halfCloseTimeoutMs, backend, metrics, log, answerLocal: answers.answer, routedToBackend: (sniffed) => diagnostics.routedToBackend(sniffed) };
+  const context: ConnectionContext = {
+    rules: compileRules(config),
+    memo: new HeadMemo(),
+    headerTimeoutMs,
+    halfCloseTimeoutMs,
+    backend,
+    metrics,
+    log,
+    answerLocal: answers.answer,
+    routedToBackend: (sniffed) => diagnostics.routedToBackend(sniffed),
+  };
   let nextId = 0;
   const listener = new Listener<Connection>(log, (socket, release) => new Connection(socket, context, ++nextId, release));
   const env = childEnvironment(deps.env ?? process.env, config);
@@ -60,7 +70,16 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
     log.close();
   };
   const onDraining = (): void => answers.startDraining();
-  const shutdown = new Shutdown({ shutdownDelayMs, drainTimeoutMs, listener, child: supervisor, log, clock: deps.clock, onDraining, onExit });
+  const shutdown = new Shutdown({
+    shutdownDelayMs,
+    drainTimeoutMs,
+    listener,
+    child: supervisor,
+    log,
+    clock: deps.clock,
+    onDraining,
+    onExit,
+  });
   // Handlers go in before the port is bound: a platform may signal as soon as it sees the port.
   const stopListening = listenForSignals(deps.signals ?? process, shutdown, supervisor);
 
@@ -68,16 +87,35 @@ export async function start(config: Config, deps: Deps = {}): Promise<Gate> {
     onExit();
     throw err;
   });
-  const { healthPaths, livePaths, healthCheck, metricsPath } = config;
-  const optional = { ...(metricsPath ? { metricsPath } : {}), ...(supervisor ? { command: supervisor.commandLine } : {}) };
-  log.info('healthgate listening', { address: address.address, port: address.port, backend: backend.label, healthPaths, livePaths, healthCheck, ...optional });
+  logListening(log, config, address, backend.label, supervisor?.commandLine);
   diagnostics.atStart(deps.env ?? process.env);
   if (supervisor) await startChild(supervisor, shutdown, listener, log, onExit);
   return { address, exited: shutdown.exited, shutdown: (signal) => shutdown.begin(signal) };
 }
 
+/** SPEC (Logs): one info line at start names the address and port, the backend, the paths and the check. */
+function logListening(log: Log, config: Config, address: AddressInfo, backend: string, command: string | undefined): void {
+  const { healthPaths, livePaths, healthCheck, metricsPath } = config;
+  const optional = { ...(metricsPath ? { metricsPath } : {}), ...(command ? { command } : {}) };
+  log.info('healthgate listening', {
+    address: address.address,
+    port: address.port,
+    backend,
+    healthPaths,
+    livePaths,
+    healthCheck,
+    ...optional,
+  });
+}
+
 /** Starts the child unless a shutdown came first; its own exit starts the drain (SPEC: Entrypoint mode). */
-async function startChild(supervisor: Supervisor, shutdown: Shutdown, listener: Listener<Connection>, log: Log, onExit: () => void): Promise<void> {
+async function startChild(
+  supervisor: Supervisor,
+  shutdown: Shutdown,
+  listener: Listener<Connection>,
+  log: Log,
+  onExit: () => void,
+): Promise<void> {
   if (shutdown.started) {
     supervisor.skipStart();
     return;

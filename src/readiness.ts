@@ -46,7 +46,13 @@ export class LocalAnswers {
   readonly answer = (target: LocalTarget, head: RequestHead): Buffer | Promise<Buffer> => {
     switch (target) {
       case 'live':
-        return this.render(head, { kind: 'liveness', ok: true, backend: this.lastKnown().backend, draining: this.draining, uptimeSeconds: this.uptimeSeconds() });
+        return this.render(head, {
+          kind: 'liveness',
+          ok: true,
+          backend: this.lastKnown().backend,
+          draining: this.draining,
+          uptimeSeconds: this.uptimeSeconds(),
+        });
       case 'metrics':
         // SPEC: a scrape is not a health answer.
         return this.metrics.render().then((text) => renderResponse(200, head, this.metrics.contentType, Buffer.from(text)));

@@ -120,7 +120,12 @@ export class Shutdown {
     // A signal that came while the child was being started waits for it, so that it reaches it.
     await child?.settled;
     if (signal) child?.signal(signal);
-    log.info('draining', { signal, connections: listener.openCount, drainTimeoutMs: this.options.drainTimeoutMs, child: child?.running ?? false });
+    log.info('draining', {
+      signal,
+      connections: listener.openCount,
+      drainTimeoutMs: this.options.drainTimeoutMs,
+      child: child?.running ?? false,
+    });
     const drained = Promise.all([listener.whenEmpty(), child?.running ? child.exited : undefined]);
     await Promise.race([drained, this.sleep(this.options.drainTimeoutMs)]);
     this.current = 'finishing';

@@ -5,7 +5,6 @@ import type { HeadMemo } from './head-memo';
 /** Which of healthgate's own answers a request asks for. */
 export type LocalTarget = 'health' | 'live' | 'metrics';
 
-
 /** The parts of a health request head that shape the answer. */
 export interface RequestHead {
   readonly method: 'GET' | 'HEAD';
@@ -96,7 +95,14 @@ export function sniff(buf: Buffer, rules: SniffRules, memo?: HeadMemo<Verdict>):
 }
 
 /** judgeHead through the memo of answered heads, when there is one. */
-function judgeHeadOnce(buf: Buffer, start: number, headEnd: number, path: string, rules: SniffRules, memo: HeadMemo<Verdict> | undefined): Verdict {
+function judgeHeadOnce(
+  buf: Buffer,
+  start: number,
+  headEnd: number,
+  path: string,
+  rules: SniffRules,
+  memo: HeadMemo<Verdict> | undefined,
+): Verdict {
   const judge = (): Verdict => judgeHead(buf.subarray(start, headEnd), path, rules.targets.get(path)!, headEnd);
   const key = memo?.keyOf(buf, headEnd);
   if (memo === undefined || key === undefined) return judge();

@@ -120,7 +120,10 @@ export class Supervisor {
 }
 
 /** SPEC: the child's environment is ours plus PORT and each --child-port-env name set to the backend port. */
-export function childEnvironment(base: NodeJS.ProcessEnv, config: { readonly backendPort: number; readonly childPortEnv: readonly string[] }): NodeJS.ProcessEnv {
+export function childEnvironment(
+  base: NodeJS.ProcessEnv,
+  config: { readonly backendPort: number; readonly childPortEnv: readonly string[] },
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   for (const name of ['PORT', ...config.childPortEnv]) env[name] = String(config.backendPort);
   return env;

@@ -27,7 +27,9 @@ describe.each(WRITE_MODES)('readiness, request written $mode', ({ oneByteAtATime
     expect(response.status).toBe(503);
     // localhost: both loopbacks are tried (::1 may lack IPv6 here: its code varies).
     expect(response.body.toString()).toMatch(
-      new RegExp(`^unavailable: backend down \\(tried 127\\.0\\.0\\.1:${backendPort} ECONNREFUSED, \\[::1\\]:${backendPort} E[A-Z]+\\)\\n$`),
+      new RegExp(
+        `^unavailable: backend down \\(tried 127\\.0\\.0\\.1:${backendPort} ECONNREFUSED, \\[::1\\]:${backendPort} E[A-Z]+\\)\\n$`,
+      ),
     );
     expect(response.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(response.headers['cache-control']).toBe('no-store');

@@ -11,22 +11,48 @@ describe('parseCheckArgs', () => {
     expect(parsed).toMatchObject({
       kind: 'run',
       json: false,
-      options: { healthPaths: ['/health'], wsPath: '/', timeoutMs: 5000, ca: undefined, insecure: false, userAgent: 'healthgate-check/1.2.3' },
+      options: {
+        healthPaths: ['/health'],
+        wsPath: '/',
+        timeoutMs: 5000,
+        ca: undefined,
+        insecure: false,
+        userAgent: 'healthgate-check/1.2.3',
+      },
     });
     expect(parsed.kind === 'run' && parsed.options.url.href).toBe('https://app.up.railway.app/');
   });
 
   it('repeated --health-path replaces the default, in order; the flags are read', () => {
     const parsed = parseCheckArgs(
-      ['http://localhost:8080', '--health-path', '/', '--health-path', '/healthz', '--ws-path', '/ws', '--json', '--timeout', '300', '--insecure'],
+      [
+        'http://localhost:8080',
+        '--health-path',
+        '/',
+        '--health-path',
+        '/healthz',
+        '--ws-path',
+        '/ws',
+        '--json',
+        '--timeout',
+        '300',
+        '--insecure',
+      ],
       '0.0.0',
       noFile,
     );
-    expect(parsed).toMatchObject({ kind: 'run', json: true, options: { healthPaths: ['/', '/healthz'], wsPath: '/ws', timeoutMs: 300, insecure: true } });
+    expect(parsed).toMatchObject({
+      kind: 'run',
+      json: true,
+      options: { healthPaths: ['/', '/healthz'], wsPath: '/ws', timeoutMs: 300, insecure: true },
+    });
   });
 
   it('--help is text to print', () => {
-    expect(parseCheckArgs(['--help'], '0.0.0', noFile)).toEqual({ kind: 'print', text: expect.stringMatching(/^Usage: healthgate check <url>/) });
+    expect(parseCheckArgs(['--help'], '0.0.0', noFile)).toEqual({
+      kind: 'print',
+      text: expect.stringMatching(/^Usage: healthgate check <url>/),
+    });
   });
 
   it.each([

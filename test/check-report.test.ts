@@ -36,7 +36,11 @@ describe('causeOfError: a failure before any answer, in one sentence', () => {
 
 describe('parseHealthgateBody: only healthgate JSON counts', () => {
   it.each([
-    { name: 'ok', body: '{"status":"ok","backend":"up","draining":false,"uptimeSeconds":12.3}', expected: { status: 'ok', backend: 'up', draining: false, uptimeSeconds: 12.3 } },
+    {
+      name: 'ok',
+      body: '{"status":"ok","backend":"up","draining":false,"uptimeSeconds":12.3}',
+      expected: { status: 'ok', backend: 'up', draining: false, uptimeSeconds: 12.3 },
+    },
     {
       name: 'unavailable with a reason',
       body: '{"status":"unavailable","backend":"down","draining":false,"uptimeSeconds":1,"reason":"backend down"}',
@@ -57,15 +61,30 @@ function response(status: number, body = '', headers: Record<string, string> = {
 
 describe('judgeHealth: 200 passes, anything else fails with its cause', () => {
   it.each([
-    { name: 'a redirect', outcome: response(301, '', { location: 'https://x/' }), kind: 'redirect', says: /redirect \(301\) to https:\/\/x\// },
-    { name: 'a 500 from the app', outcome: response(500, 'oops'), kind: 'http-status', says: /got 500, not 200, and not healthgate's answer/ },
+    {
+      name: 'a redirect',
+      outcome: response(301, '', { location: 'https://x/' }),
+      kind: 'redirect',
+      says: /redirect \(301\) to https:\/\/x\//,
+    },
+    {
+      name: 'a 500 from the app',
+      outcome: response(500, 'oops'),
+      kind: 'http-status',
+      says: /got 500, not 200, and not healthgate's answer/,
+    },
     {
       name: 'healthgate draining',
       outcome: response(503, '{"status":"unavailable","backend":"up","draining":true,"uptimeSeconds":5,"reason":"draining"}'),
       kind: 'unavailable',
       says: /it is draining/,
     },
-    { name: 'a timeout before connecting', outcome: { type: 'timeout', connected: false, ms: 5000 } as const, kind: 'timeout', says: /^No connection to app\.up\.railway\.app:443 within 5000 ms/ },
+    {
+      name: 'a timeout before connecting',
+      outcome: { type: 'timeout', connected: false, ms: 5000 } as const,
+      kind: 'timeout',
+      says: /^No connection to app\.up\.railway\.app:443 within 5000 ms/,
+    },
   ])('$name', ({ outcome, kind, says }) => {
     const result = judgeHealth(HTTPS, outcome);
     expect(result).toMatchObject({ step: 'health', ok: false, kind });
@@ -79,7 +98,12 @@ describe('judgeHealth: 200 passes, anything else fails with its cause', () => {
 
 describe('judgeWebSocket', () => {
   it('a close before the pong fails with the close code', () => {
-    expect(judgeWebSocket(WSS, { type: 'closed', closeCode: 1008, ms: 3 })).toMatchObject({ ok: false, status: 101, kind: 'closed', cause: expect.stringMatching(/code 1008/) });
+    expect(judgeWebSocket(WSS, { type: 'closed', closeCode: 1008, ms: 3 })).toMatchObject({
+      ok: false,
+      status: 101,
+      kind: 'closed',
+      cause: expect.stringMatching(/code 1008/),
+    });
   });
 
   it('a handshake that never gets its 101 is a timeout, not a missing pong', () => {
@@ -95,8 +119,23 @@ describe('renderText and renderJson', () => {
     url: 'https://app.up.railway.app/',
     ok: false,
     steps: [
-      { step: 'health', url: 'https://app.up.railway.app/health', ok: true, status: 200, ms: 41.24, healthgate: { status: 'ok', backend: 'up', draining: false, uptimeSeconds: 812.4 } },
-      { step: 'websocket', url: 'wss://app.up.railway.app/', ok: false, status: 404, ms: 3.21, kind: 'no-upgrade', cause: 'The WebSocket handshake on / got 404 instead of 101.' },
+      {
+        step: 'health',
+        url: 'https://app.up.railway.app/health',
+        ok: true,
+        status: 200,
+        ms: 41.24,
+        healthgate: { status: 'ok', backend: 'up', draining: false, uptimeSeconds: 812.4 },
+      },
+      {
+        step: 'websocket',
+        url: 'wss://app.up.railway.app/',
+        ok: false,
+        status: 404,
+        ms: 3.21,
+        kind: 'no-upgrade',
+        cause: 'The WebSocket handshake on / got 404 instead of 101.',
+      },
     ],
   };
 

@@ -43,8 +43,7 @@ describe.each(WRITE_MODES)('keep-alive and pipelining, written $mode', ({ oneByt
   it('three pipelined requests: GET, HEAD, GET with Connection: close, then the connection closes', async () => {
     const backend = await EchoBackend.start('app');
     const { port } = await startGate(backend.port);
-    const requests =
-      GET_HEALTH + requestHead('HEAD / HTTP/1.1', ['Host: x']) + requestHead('GET /health HTTP/1.1', ['Connection: close']);
+    const requests = GET_HEALTH + requestHead('HEAD / HTTP/1.1', ['Host: x']) + requestHead('GET /health HTTP/1.1', ['Connection: close']);
     const responses = parseResponses(await rawRequest(port, requests, { oneByteAtATime }), [false, true, false]);
     expect(responses.map((r) => [r.status, r.body.toString()])).toEqual([
       [200, 'ok\n'],
@@ -88,7 +87,7 @@ describe.each(WRITE_MODES)('keep-alive and pipelining, written $mode', ({ oneByt
     expect(onlyResponse(bytes)).toMatchObject({ status: 200, body: Buffer.from('ok\n') });
   });
 
-  it("a health GET with a body (Content-Length) is answered and the body dropped, not taken for the next request", async () => {
+  it('a health GET with a body (Content-Length) is answered and the body dropped, not taken for the next request', async () => {
     const backend = await EchoBackend.start('app');
     const { port } = await startGate(backend.port);
     const withBody = requestHead('GET /health HTTP/1.1', ['Content-Length: 20']) + 'GET /api HTTP/1.1\r\n\r\n'.slice(0, 20);
@@ -183,9 +182,7 @@ describe('a client that reads its answers late', () => {
     // Not awaited: a client that does not read may not get its own write flushed either.
     const written = client.write(requests.join(''));
     // Let answers pile up unread (healthgate logs each health request at debug), then read.
-    await pollUntil('1000 answered requests', () =>
-      logs.filter((l) => l.message === 'health request').length >= 1000 ? true : undefined,
-    );
+    await pollUntil('1000 answered requests', () => (logs.filter((l) => l.message === 'health request').length >= 1000 ? true : undefined));
     client.socket.resume();
     await written;
     const noBody = requests.map((_, i) => i === requests.length - 1);
@@ -430,7 +427,12 @@ describe('bursts and resets', () => {
     await client.write('DOWNLOAD\n');
     client.end();
     const received = await client.readToClose(10_000);
-    expect(received.toString('latin1').split('\n').filter((l) => l !== '')).toHaveLength(CHUNKS);
+    expect(
+      received
+        .toString('latin1')
+        .split('\n')
+        .filter((l) => l !== ''),
+    ).toHaveLength(CHUNKS);
     await pollUntil('the half-close log line', () => (logs.some((l) => l.message === 'half-closed tunnel timed out') ? true : undefined));
   });
 

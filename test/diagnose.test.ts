@@ -11,7 +11,10 @@ describe('whereTheAppListens', () => {
     {
       name: 'another port, on every address',
       sockets: [{ address: '0.0.0.0', port: 8000 }],
-      expected: { message: 'the app listens on another port', fix: 'the app listens on 0.0.0.0:8000, not 8081: make it read PORT, or pass --backend-port 8000' },
+      expected: {
+        message: 'the app listens on another port',
+        fix: 'the app listens on 0.0.0.0:8000, not 8081: make it read PORT, or pass --backend-port 8000',
+      },
     },
     {
       name: 'the right port on an address localhost does not reach',
@@ -80,7 +83,9 @@ describe('Diagnostics', () => {
       ['warn', 'platform health check on a path healthgate passes to the app', '/health/', platform],
       ['warn', 'platform health check on a path healthgate passes to the app', '/healthz', platform],
     ]);
-    expect(lines[0].fix).toBe("add --health-path /healthz (or HEALTHGATE_HEALTH_PATHS=/healthz), or point the platform's health check at a health path");
+    expect(lines[0].fix).toBe(
+      "add --health-path /healthz (or HEALTHGATE_HEALTH_PATHS=/healthz), or point the platform's health check at a health path",
+    );
   });
 
   it.each([
@@ -96,7 +101,12 @@ describe('Diagnostics', () => {
 
   it('the backend down: what was tried and the PORT given, then where the app listens; once per 30 s', async () => {
     const { lines, clock, diagnostics } = setup(4242);
-    const result = { ok: false, backend: 'down' as const, reason: 'backend down', tried: ['127.0.0.1:8081 ECONNREFUSED', '[::1]:8081 ECONNREFUSED'] };
+    const result = {
+      ok: false,
+      backend: 'down' as const,
+      reason: 'backend down',
+      tried: ['127.0.0.1:8081 ECONNREFUSED', '[::1]:8081 ECONNREFUSED'],
+    };
     for (let i = 0; i < 10; i++) diagnostics.backendDown(result);
     await written();
     expect(lines).toEqual([

@@ -142,6 +142,10 @@ describe.each(WRITE_MODES)('health answers, request written $mode', ({ oneByteAt
     const ready = await rawRequest(cli.port, requestHead('GET /health HTTP/1.1', ['Connection: close']), { oneByteAtATime });
     const answer = onlyResponse(ready);
     expect(answer.status).toBe(503);
-    expect(answer.body.toString()).toMatch(new RegExp(`^unavailable: backend down \\(tried 127\\.0\\.0\\.1:${backendPort} ECONNREFUSED, \\[::1\\]:${backendPort} E[A-Z]+\\)\\n$`));
+    expect(answer.body.toString()).toMatch(
+      new RegExp(
+        `^unavailable: backend down \\(tried 127\\.0\\.0\\.1:${backendPort} ECONNREFUSED, \\[::1\\]:${backendPort} E[A-Z]+\\)\\n$`,
+      ),
+    );
   });
 });

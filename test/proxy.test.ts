@@ -52,7 +52,10 @@ const CASES: PassCase[] = [
   { name: 'lower-case get /health', bytes: () => latin1(requestHead('get /health HTTP/1.1', ['Host: x'])) },
   { name: 'lower-case get /', bytes: () => latin1(requestHead('get / HTTP/1.1', ['Host: x'])) },
   { name: 'GET / HTTP/2.0 (another version)', bytes: () => latin1(requestHead('GET / HTTP/2.0', ['Host: x'])) },
-  { name: 'GET /health HTTP/1.1 extra (a token after the version)', bytes: () => latin1(requestHead('GET /health HTTP/1.1 extra', ['Host: x'])) },
+  {
+    name: 'GET /health HTTP/1.1 extra (a token after the version)',
+    bytes: () => latin1(requestHead('GET /health HTTP/1.1 extra', ['Host: x'])),
+  },
   {
     name: 'the HTTP/2 preface PRI * HTTP/2.0 and a SETTINGS frame',
     bytes: () => Buffer.concat([latin1('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100])]),
@@ -160,7 +163,9 @@ describe('backend unreachable', () => {
     expect(response.status).toBe(503);
     expect(response.headers['retry-after']).toBe('1');
     expect(response.headers.connection).toBe('close');
-    expect(warnings()).toEqual([expect.objectContaining({ reason: 'HG_BACKEND_UNREACHABLE', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) })]);
+    expect(warnings()).toEqual([
+      expect.objectContaining({ reason: 'HG_BACKEND_UNREACHABLE', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }),
+    ]);
   });
 
   it.each(WRITE_MODES)('GET /api gets 503 with Retry-After: 1 ($mode)', async ({ oneByteAtATime }) => {

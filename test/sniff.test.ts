@@ -30,7 +30,12 @@ const CASES: Case[] = [
   { name: 'TLS ClientHello', bytes: '\x16\x03\x01\x00\xa5\x01\x00', expected: 'backend' },
   { name: 'obsolete folding', bytes: 'GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n', expected: 'reject', status: 400 },
   { name: 'header without colon', bytes: 'GET / HTTP/1.1\r\nbroken\r\n\r\n', expected: 'reject', status: 400 },
-  { name: 'CL and TE', bytes: 'GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', expected: 'reject', status: 400 },
+  {
+    name: 'CL and TE',
+    bytes: 'GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+    expected: 'reject',
+    status: 400,
+  },
   { name: 'head over the limit', bytes: `GET /health HTTP/1.1\r\nX: ${'a'.repeat(300)}`, expected: 'reject', status: 431 },
 ];
 

@@ -36,7 +36,9 @@ function lines(result: CliResult): string[] {
 }
 
 /** Runs `healthgate check --json ...` and returns its exit code and the parsed object. */
-async function checkJson(args: readonly string[]): Promise<{ code: number | null; report: Record<string, unknown>; steps: Array<Record<string, unknown>> }> {
+async function checkJson(
+  args: readonly string[],
+): Promise<{ code: number | null; report: Record<string, unknown>; steps: Array<Record<string, unknown>> }> {
   const result = await runCli(['check', '--json', ...args]);
   expect(result.stderr).toBe('');
   expect(result.stdout.endsWith('\n')).toBe(true);
@@ -49,7 +51,9 @@ async function checkJson(args: readonly string[]): Promise<{ code: number | null
  * A raw HTTP server: reads each connection's request head, then writes what `answer` returns for
  * it (and ends the connection unless `keepOpen`). It counts the heads, so a test sees every request.
  */
-async function startHeadServer(answer: (head: string) => { bytes: string; keepOpen?: boolean }): Promise<{ port: number; heads: string[] }> {
+async function startHeadServer(
+  answer: (head: string) => { bytes: string; keepOpen?: boolean },
+): Promise<{ port: number; heads: string[] }> {
   const heads: string[] = [];
   const { port } = await startRawServer((socket: Socket) => {
     let text = '';
@@ -70,7 +74,9 @@ async function startHeadServer(answer: (head: string) => { bytes: string; keepOp
 }
 
 function httpAnswer(statusLine: string, contentType: string, body: string): string {
-  return [statusLine, `Content-Type: ${contentType}`, `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', body].join('\r\n');
+  return [statusLine, `Content-Type: ${contentType}`, `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', body].join(
+    '\r\n',
+  );
 }
 
 describe('healthgate check against healthgate in front of a ws app', () => {
@@ -79,7 +85,9 @@ describe('healthgate check against healthgate in front of a ws app', () => {
     const result = await runCli(['check', url]);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     const [health, ws, ...rest] = lines(result);
-    expect(health).toMatch(new RegExp(`^ok {4}GET ${url}/health {2}200 in ${MS}, healthgate: status=ok backend=up draining=false uptimeSeconds=[\\d.]+$`));
+    expect(health).toMatch(
+      new RegExp(`^ok {4}GET ${url}/health {2}200 in ${MS}, healthgate: status=ok backend=up draining=false uptimeSeconds=[\\d.]+$`),
+    );
     expect(ws).toMatch(new RegExp(`^ok {4}WebSocket ${url.replace('http', 'ws')}/ {2}101 in ${MS}, pong in ${MS}$`));
     expect(rest).toEqual([]);
     expect(app.upgradePaths).toEqual(['/']);
@@ -108,7 +116,14 @@ describe('healthgate check against healthgate in front of a ws app', () => {
       ms: expect.any(Number),
       healthgate: { status: 'ok', backend: 'up', draining: false, uptimeSeconds: expect.any(Number) },
     });
-    expect(steps[1]).toEqual({ step: 'websocket', url: `${url.replace('http', 'ws')}/`, ok: true, status: 101, ms: expect.any(Number), pongMs: expect.any(Number) });
+    expect(steps[1]).toEqual({
+      step: 'websocket',
+      url: `${url.replace('http', 'ws')}/`,
+      ok: true,
+      status: 101,
+      ms: expect.any(Number),
+      pongMs: expect.any(Number),
+    });
   });
 
   it('the app behind healthgate is down: 503 from healthgate, explained, on both steps', async () => {
@@ -116,7 +131,9 @@ describe('healthgate check against healthgate in front of a ws app', () => {
     const { code, steps } = await checkJson([`http://127.0.0.1:${gate.port}`]);
     expect(code).toBe(1);
     expect(steps[0]).toMatchObject({ ok: false, status: 503, kind: 'unavailable', healthgate: { status: 'unavailable', backend: 'down' } });
-    expect(steps[0].cause).toMatch(/^healthgate answered 503 \(backend down\): healthgate runs, but the app behind it does not pass the check/);
+    expect(steps[0].cause).toMatch(
+      /^healthgate answered 503 \(backend down\): healthgate runs, but the app behind it does not pass the check/,
+    );
     expect(steps[1]).toMatchObject({ ok: false, status: 503, kind: 'unavailable' });
     expect(steps[1].cause).toMatch(/^healthgate answered 503 to the upgrade: .*did not accept the connection/);
   });
@@ -181,7 +198,14 @@ describe('healthgate check explains each failure in one sentence, exit 1', () =>
       const key = /^sec-websocket-key: *(\S+)/im.exec(head)?.[1];
       if (!key) return { bytes: httpAnswer('HTTP/1.1 200 OK', 'text/plain', 'ok\n') };
       const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      const bytes = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, '', ''].join('\r\n');
+      const bytes = [
+        'HTTP/1.1 101 Switching Protocols',
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        `Sec-WebSocket-Accept: ${accept}`,
+        '',
+        '',
+      ].join('\r\n');
       return { bytes, keepOpen: true };
     });
     // 1000 ms, not less: the handshake itself must fit in the step on a busy machine.
@@ -240,8 +264,25 @@ describe('healthgate check over https and wss with a self-signed certificate mad
     const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-        '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
       { stdio: 'ignore' },
     );
     const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('ok\n'));
@@ -262,7 +303,10 @@ describe('healthgate check over https and wss with a self-signed certificate mad
     const { url, caFile } = await startTlsService();
     const result = await runCli(['check', url, '--ca', caFile]);
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(lines(result).map((l) => l.split(/ {2,}/).slice(0, 2).join(' '))).toEqual([`ok GET ${url}/health`, `ok WebSocket ${url.replace('https', 'wss')}/`]);
+    expect(lines(result).map((l) => l.split(/ {2,}/).slice(0, 2).join(' '))).toEqual([
+      `ok GET ${url}/health`,
+      `ok WebSocket ${url.replace('https', 'wss')}/`,
+    ]);
   });
 
   it('without a flag it fails with the TLS cause, naming the code and --ca/--insecure', async () => {
@@ -270,7 +314,7 @@ describe('healthgate check over https and wss with a self-signed certificate mad
     const result = await runCli(['check', url]);
     expect(result.code).toBe(1);
     expect(lines(result).slice(1)).toEqual([
-      '      TLS: the server\'s certificate was not accepted (DEPTH_ZERO_SELF_SIGNED_CERT); for a private or self-signed certificate pass its CA with --ca <file>, or skip verification with --insecure.',
+      "      TLS: the server's certificate was not accepted (DEPTH_ZERO_SELF_SIGNED_CERT); for a private or self-signed certificate pass its CA with --ca <file>, or skip verification with --insecure.",
       `skip  WebSocket ${url.replace('https', 'wss')}/  not tried: an earlier step got no answer from the server`,
     ]);
   });
@@ -295,14 +339,30 @@ interface UsageCase {
 describe('healthgate check usage errors: one line on stderr, exit 2', () => {
   it.each<UsageCase>([
     { name: 'no URL', args: [], says: /missing required argument 'url'/ },
-    { name: 'not a URL', args: ['app.up.railway.app'], says: /<url> must be an absolute http:\/\/ or https:\/\/ URL, got 'app.up.railway.app'/ },
+    {
+      name: 'not a URL',
+      args: ['app.up.railway.app'],
+      says: /<url> must be an absolute http:\/\/ or https:\/\/ URL, got 'app.up.railway.app'/,
+    },
     { name: 'a scheme other than http(s)', args: ['ws://127.0.0.1:8080'], says: /<url> must start with http:\/\/ or https:\/\// },
     { name: 'a URL with a path', args: ['http://127.0.0.1:8080/health'], says: /takes no path/ },
-    { name: 'a timeout that is not a number', args: ['http://127.0.0.1:8080', '--timeout', '5s'], says: /--timeout must be an integer.*'5s'/ },
+    {
+      name: 'a timeout that is not a number',
+      args: ['http://127.0.0.1:8080', '--timeout', '5s'],
+      says: /--timeout must be an integer.*'5s'/,
+    },
     { name: 'a timeout of 0', args: ['http://127.0.0.1:8080', '--timeout', '0'], says: /--timeout/ },
     { name: 'a health path without /', args: ['http://127.0.0.1:8080', '--health-path', 'health'], says: /--health-path must be a path/ },
-    { name: 'an unreadable --ca file', args: ['https://127.0.0.1:8080', '--ca', '/nonexistent/ca.pem'], says: /--ca: cannot read '\/nonexistent\/ca.pem' \(ENOENT\)/ },
-    { name: 'a --ca file that holds no certificate', args: ['https://127.0.0.1:8080', '--ca', BIN], says: /--ca: .* holds no PEM certificate/ },
+    {
+      name: 'an unreadable --ca file',
+      args: ['https://127.0.0.1:8080', '--ca', '/nonexistent/ca.pem'],
+      says: /--ca: cannot read '\/nonexistent\/ca.pem' \(ENOENT\)/,
+    },
+    {
+      name: 'a --ca file that holds no certificate',
+      args: ['https://127.0.0.1:8080', '--ca', BIN],
+      says: /--ca: .* holds no PEM certificate/,
+    },
     { name: 'an unknown option', args: ['http://127.0.0.1:8080', '--bogus'], says: /unknown option '--bogus'/ },
   ])('$name', async ({ args, says }) => {
     const { code, stdout, stderr } = await runCli(['check', ...args]);
@@ -354,6 +414,12 @@ describe("the single-file build, and the README's check step", () => {
       env: { PATH: process.env.PATH ?? '', NODE_PATH: '' },
       timeout: 10_000,
     });
-    expect(JSON.parse(stdout)).toMatchObject({ ok: true, steps: [{ step: 'health', ok: true }, { step: 'websocket', ok: true, status: 101 }] });
+    expect(JSON.parse(stdout)).toMatchObject({
+      ok: true,
+      steps: [
+        { step: 'health', ok: true },
+        { step: 'websocket', ok: true, status: 101 },
+      ],
+    });
   });
 });

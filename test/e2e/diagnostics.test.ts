@@ -50,7 +50,11 @@ it('an app that ignores PORT and listens on its own port: the warning names that
   });
   for (let i = 0; i < 5; i++) await healthBody(port);
   const { body } = await healthBody(port);
-  expect(body).toMatch(new RegExp(`^unavailable: backend down \\(tried 127\\.0\\.0\\.1:${backendPort} ECONNREFUSED, .*; the app was given PORT=${backendPort}\\)\\n$`));
+  expect(body).toMatch(
+    new RegExp(
+      `^unavailable: backend down \\(tried 127\\.0\\.0\\.1:${backendPort} ECONNREFUSED, .*; the app was given PORT=${backendPort}\\)\\n$`,
+    ),
+  );
   // Once per 30 s, however many requests.
   expect(cli.logs.filter((l) => l.message === 'the app listens on another port')).toHaveLength(1);
   expect(cli.logs.filter((l) => l.message === 'backend down')).toHaveLength(1);
@@ -67,20 +71,37 @@ it('an app on the right port but an address the backend host does not reach: the
     await healthBody(port);
     return cli.logs.find((l) => l.message === 'the app listens on an address the backend host does not reach');
   });
-  expect(found.fix).toBe(`the app listens on 127.0.0.2:${backendPort} only: make it listen on 0.0.0.0 or ::, or pass --backend-host 127.0.0.2`);
+  expect(found.fix).toBe(
+    `the app listens on 127.0.0.2:${backendPort} only: make it listen on 0.0.0.0 or ::, or pass --backend-host 127.0.0.2`,
+  );
 });
 
 it('an app that never listens: backend down with each address tried and the PORT given; nothing guessed about where it listens', async () => {
   const { cli, port, backendPort } = await startWithApp('setInterval(() => {}, 1000)');
   const [line] = await askAndFind(cli, port, 'backend down');
-  expect(line).toMatchObject({ level: 'warn', appPort: backendPort, tried: expect.arrayContaining([`127.0.0.1:${backendPort} ECONNREFUSED`]) });
+  expect(line).toMatchObject({
+    level: 'warn',
+    appPort: backendPort,
+    tried: expect.arrayContaining([`127.0.0.1:${backendPort} ECONNREFUSED`]),
+  });
   expect(cli.logs.filter((l) => l.message === 'backend down')).toHaveLength(1);
   expect(cli.logs.some((l) => String(l.message).startsWith('the app listens'))).toBe(false);
 });
 
 it('an app that exits 1: a warning, and healthgate exits 1', async () => {
   const backendPort = await freePort();
-  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--', process.execPath, '-e', 'setTimeout(() => process.exit(1), 300)']);
+  const cli = spawnCli([
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '-b',
+    String(backendPort),
+    '--',
+    process.execPath,
+    '-e',
+    'setTimeout(() => process.exit(1), 300)',
+  ]);
   const { code } = await within(cli.exited, 10_000, 'healthgate to exit with its app');
   expect(code).toBe(1);
   expect(cli.logs.find((l) => l.message === 'child exited')).toMatchObject({ level: 'warn', code: 1 });
@@ -96,17 +117,29 @@ it.each([
   for (const path of ['/healthz', '/healthz', '/healthz', '/health/']) {
     await rawRequest(port, requestHead(`GET ${path} HTTP/1.1`, [header, 'Connection: close']), { end: true });
   }
-  await pollUntil('two probe warnings', () => (cli.logs.filter((l) => l.message === 'platform health check on a path healthgate passes to the app').length >= 2 ? true : undefined));
+  await pollUntil('two probe warnings', () =>
+    cli.logs.filter((l) => l.message === 'platform health check on a path healthgate passes to the app').length >= 2 ? true : undefined,
+  );
   const lines = cli.logs.filter((l) => l.message === 'platform health check on a path healthgate passes to the app');
   expect(lines.map((l) => [l.path, l.platform, l.fix])).toEqual([
-    ['/healthz', platform, "add --health-path /healthz (or HEALTHGATE_HEALTH_PATHS=/healthz), or point the platform's health check at a health path"],
-    ['/health/', platform, "add --health-path /health/ (or HEALTHGATE_HEALTH_PATHS=/health/), or point the platform's health check at a health path"],
+    [
+      '/healthz',
+      platform,
+      "add --health-path /healthz (or HEALTHGATE_HEALTH_PATHS=/healthz), or point the platform's health check at a health path",
+    ],
+    [
+      '/health/',
+      platform,
+      "add --health-path /health/ (or HEALTHGATE_HEALTH_PATHS=/health/), or point the platform's health check at a health path",
+    ],
   ]);
 });
 
-it("on Railway with RAILWAY_DEPLOYMENT_DRAINING_SECONDS=0 (its default): one warning at start naming the variable", async () => {
+it('on Railway with RAILWAY_DEPLOYMENT_DRAINING_SECONDS=0 (its default): one warning at start naming the variable', async () => {
   const backend = await EchoBackend.start('app');
-  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)], { env: { RAILWAY_SERVICE_ID: 'svc', RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '0' } });
+  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)], {
+    env: { RAILWAY_SERVICE_ID: 'svc', RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '0' },
+  });
   await cli.listening();
   const line = await cli.waitForLog('no drain budget on Railway: every redeploy cuts open WebSockets');
   expect(line).toMatchObject({ level: 'warn', fix: expect.stringContaining('RAILWAY_DEPLOYMENT_DRAINING_SECONDS') });

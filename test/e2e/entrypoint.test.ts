@@ -86,7 +86,9 @@ describe('entrypoint mode', () => {
     const early = await get(port, '/health');
     expect(early.status).toBe(503);
     // SPEC (Diagnostics): what was tried, and the port the app was given.
-    expect(early.body.toString('utf8')).toMatch(/^unavailable: backend down \(tried 127\.0\.0\.1:\d+ ECONNREFUSED, .*; the app was given PORT=\d+\)\n$/);
+    expect(early.body.toString('utf8')).toMatch(
+      /^unavailable: backend down \(tried 127\.0\.0\.1:\d+ ECONNREFUSED, .*; the app was given PORT=\d+\)\n$/,
+    );
 
     const upgrade = onlyResponse(await rawRequest(port, upgradeRequest('/', 'x').head));
     expect({ status: upgrade.status, retryAfter: upgrade.headers['retry-after'] }).toEqual({ status: 503, retryAfter: '1' });

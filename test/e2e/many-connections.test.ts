@@ -37,9 +37,7 @@ function messagesFor(connection: number): Sent[] {
     const binary = i % 2 === 0;
     const size = 1 + ((connection * 131 + i * 977) % 2048);
     // Text messages: printable ASCII that names its connection and index, so a mix-up shows.
-    const data = binary
-      ? randomBytes(size)
-      : Buffer.from(`c${connection}m${i}:` + 'x'.repeat(size), 'latin1');
+    const data = binary ? randomBytes(size) : Buffer.from(`c${connection}m${i}:` + 'x'.repeat(size), 'latin1');
     return { data, binary };
   });
 }
@@ -61,7 +59,9 @@ it(`${CONNECTIONS} concurrent WebSocket connections each echo ${MESSAGES} messag
     got.forEach((reply, m) => {
       const want = sent[c][m];
       if (reply.binary !== want.binary || !reply.data.equals(want.data)) {
-        throw new Error(`connection ${c}, message ${m}: ${reply.data.length} bytes (binary ${reply.binary}) instead of ${want.data.length} (binary ${want.binary})`);
+        throw new Error(
+          `connection ${c}, message ${m}: ${reply.data.length} bytes (binary ${reply.binary}) instead of ${want.data.length} (binary ${want.binary})`,
+        );
       }
       bytes += reply.data.length;
     });

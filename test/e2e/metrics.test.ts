@@ -42,7 +42,18 @@ class Scraper {
 
 async function gate(): Promise<{ port: number; backend: EchoBackend }> {
   const backend = await EchoBackend.start('app');
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--metrics-path', '/metrics', '--live-path', '/live']);
+  const cli = await startCli([
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '-b',
+    String(backend.port),
+    '--metrics-path',
+    '/metrics',
+    '--live-path',
+    '/live',
+  ]);
   return { port: cli.port, backend };
 }
 

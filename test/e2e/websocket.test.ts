@@ -82,7 +82,18 @@ describe.each(['/', '/health'])('a WebSocket upgrade on %s', (path) => {
 
 it('an upgrade on a live path or on the metrics path goes to the backend too', async () => {
   const backend = await WsBackend.start();
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--live-path', '/live', '--metrics-path', '/metrics']);
+  const cli = await startCli([
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '-b',
+    String(backend.port),
+    '--live-path',
+    '/live',
+    '--metrics-path',
+    '/metrics',
+  ]);
   for (const path of ['/live', '/metrics']) {
     const ws = await openWebSocket(`ws://127.0.0.1:${cli.port}${path}`);
     expect((await echo(ws, path, false)).data.toString()).toBe(path);

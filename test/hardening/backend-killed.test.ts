@@ -21,7 +21,10 @@ const CLIENTS = 20;
 
 /** The fixture app (an HTTP + WebSocket echo) as a plain process on `port`, not healthgate's child. */
 async function startApp(port: number): Promise<ChildProcess> {
-  const app = spawn(process.execPath, [CHILD_APP], { env: { PATH: process.env.PATH, PORT: String(port) }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const app = spawn(process.execPath, [CHILD_APP], {
+    env: { PATH: process.env.PATH, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const exited = once(app, 'exit');
   defer(async () => {
     if (app.exitCode !== null || app.signalCode !== null) return;
@@ -52,7 +55,9 @@ function stream(ws: WebSocket, id: number): { echoes: () => number; closed: Prom
     next();
   });
   const closed = new Promise<number>((resolve, reject) => {
-    ws.once('mismatch', (got: string) => reject(new Error(`client ${id}: echo ${JSON.stringify(got.slice(0, 60))} instead of ${JSON.stringify(expected.slice(0, 60))}`)));
+    ws.once('mismatch', (got: string) =>
+      reject(new Error(`client ${id}: echo ${JSON.stringify(got.slice(0, 60))} instead of ${JSON.stringify(expected.slice(0, 60))}`)),
+    );
     ws.once('close', (code: number) => resolve(code));
   });
   next();
@@ -71,7 +76,9 @@ it(`the backend is killed under ${CLIENTS} streaming WebSockets: they close, hea
 
   const clients = await Promise.all(Array.from({ length: CLIENTS }, () => openWebSocket(`ws://127.0.0.1:${cli.port}/`)));
   const streams = clients.map((ws, i) => stream(ws, i));
-  await pollUntil('every client to have 20 echoes', () => (streams.every((s) => s.echoes() >= 20) ? true : undefined), { timeoutMs: 10_000 });
+  await pollUntil('every client to have 20 echoes', () => (streams.every((s) => s.echoes() >= 20) ? true : undefined), {
+    timeoutMs: 10_000,
+  });
 
   const killedAt = Date.now();
   app.kill('SIGKILL');
@@ -85,7 +92,16 @@ it(`the backend is killed under ${CLIENTS} streaming WebSockets: they close, hea
   const readiness503AfterMs = Date.now() - killedAt;
   // A WebSocket upgrade meanwhile gets 503 with Retry-After (SPEC 3), not a hang or a reset.
   const upgrade = onlyResponse(
-    await rawRequest(cli.port, requestHead('GET /ws HTTP/1.1', ['Host: x', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13'])),
+    await rawRequest(
+      cli.port,
+      requestHead('GET /ws HTTP/1.1', [
+        'Host: x',
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Version: 13',
+      ]),
+    ),
   );
   expect(upgrade.status).toBe(503);
   expect(upgrade.headers['retry-after']).toBe('1');

@@ -34,7 +34,6 @@ function isStreamAt(chunk: Buffer, offset: number): boolean {
   return chunk.length <= PERIOD && chunk.equals(DOUBLED.subarray(start, start + chunk.length));
 }
 
-
 /** Samples `pid`'s RSS every 50 ms until stopped; `max()` is the largest seen. */
 function sampleRss(pid: number): { max: () => number; stop: () => void } {
   let max = rssBytes(pid);
@@ -69,10 +68,20 @@ function watchRss(pid: number) {
   return { rssBefore, rss };
 }
 
-
 /** healthgate in front of `backendPort`, its RSS sampled from now on, and a client connected through it. */
 async function connectThroughCli(backendPort: number) {
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--drain-timeout', '2000']);
+  const cli = await startCli([
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '-b',
+    String(backendPort),
+    '--backend-host',
+    '127.0.0.1',
+    '--drain-timeout',
+    '2000',
+  ]);
   const pid = cli.child.pid!;
   const { rssBefore, rss } = watchRss(pid);
   const client = await connectSocket(cli.port);
@@ -89,7 +98,8 @@ it('a backend slow to read while a client pushes 1 GiB: the client is paced, hea
     // It does not read at all until the test lets it.
     socket.pause();
     socket.on('data', (chunk: Buffer) => {
-      if (corrupt === undefined && !isStreamAt(chunk, received)) corrupt = `bytes ${received}..${received + chunk.length} differ from what was sent`;
+      if (corrupt === undefined && !isStreamAt(chunk, received))
+        corrupt = `bytes ${received}..${received + chunk.length} differ from what was sent`;
       received += chunk.length;
     });
     socket.on('end', () => socket.end());
@@ -185,7 +195,8 @@ it('a client that stops reading while the backend writes: the backend is paced (
   let received = 0;
   let corrupt: string | undefined;
   client.on('data', (chunk: Buffer) => {
-    if (corrupt === undefined && !isStreamAt(chunk, received)) corrupt = `bytes ${received}..${received + chunk.length} differ from what was sent`;
+    if (corrupt === undefined && !isStreamAt(chunk, received))
+      corrupt = `bytes ${received}..${received + chunk.length} differ from what was sent`;
     received += chunk.length;
   });
   client.resume();
@@ -203,7 +214,20 @@ it('a client that stops reading while the backend writes: the backend is paced (
 // Its own timeout: the 60 s guard must be able to fire before jest's 30 s.
 it('a client that pipelines health requests and reads no answers: healthgate stops reading it, stays under +200 MB RSS, and answers every request once it reads', async () => {
   const { port: backendPort } = await startRawServer((socket) => socket.resume());
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', '--live-path', '/live', '--drain-timeout', '2000']);
+  const cli = await startCli([
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '-b',
+    String(backendPort),
+    '--backend-host',
+    '127.0.0.1',
+    '--live-path',
+    '/live',
+    '--drain-timeout',
+    '2000',
+  ]);
   const pid = cli.child.pid!;
   const request = Buffer.from('GET /live HTTP/1.1\r\nHost: x\r\n\r\n');
   const batch = Buffer.concat(Array.from({ length: 2048 }, () => request));

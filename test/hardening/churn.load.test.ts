@@ -29,7 +29,13 @@ const TOTAL = 50_000;
 const RSS_BAND = 0.2;
 const WARM_UP = 5_000;
 const CONCURRENCY = 64;
-const NODE_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16', '--expose-gc', '--require', join(__dirname, '..', 'fixtures', 'gc-probe.js')];
+const NODE_FLAGS = [
+  '--min-semi-space-size=16',
+  '--max-semi-space-size=16',
+  '--expose-gc',
+  '--require',
+  join(__dirname, '..', 'fixtures', 'gc-probe.js'),
+];
 
 /** One health check with Connection: close; resolves once healthgate has closed it after a 200. */
 function healthConnection(port: number): Promise<void> {
@@ -40,7 +46,11 @@ function healthConnection(port: number): Promise<void> {
     socket.on('error', reject);
     socket.on('connect', () => socket.write('GET /health HTTP/1.1\r\nHost: healthcheck.railway.app\r\nConnection: close\r\n\r\n'));
     socket.on('data', (text: string) => (received += text));
-    socket.on('close', () => (received.startsWith('HTTP/1.1 200 ') && received.endsWith('\r\n\r\nok\n') ? resolve() : reject(new Error(`health: ${JSON.stringify(received)}`))));
+    socket.on('close', () =>
+      received.startsWith('HTTP/1.1 200 ') && received.endsWith('\r\n\r\nok\n')
+        ? resolve()
+        : reject(new Error(`health: ${JSON.stringify(received)}`)),
+    );
   });
 }
 
@@ -142,7 +152,20 @@ async function quiescent(port: number): Promise<Holdings> {
 
 it(`${TOTAL} short connections (half health, half WebSocket) leave RSS within ${RSS_BAND * 100}% of the level after ${WARM_UP}, and no handle, timer or request behind`, async () => {
   const backend = await WsBackend.start();
-  const args = ['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1', '--metrics-path', '/metrics', '--drain-timeout', '1000'];
+  const args = [
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '-b',
+    String(backend.port),
+    '--backend-host',
+    '127.0.0.1',
+    '--metrics-path',
+    '/metrics',
+    '--drain-timeout',
+    '1000',
+  ];
   const cli = spawnCli(args, { launcher: [process.execPath, ...NODE_FLAGS] });
   await cli.listening();
   const port = cli.port;

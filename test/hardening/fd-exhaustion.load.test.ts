@@ -47,7 +47,18 @@ function accounted(lines: ReadonlyArray<Record<string, unknown>>): number {
 
 it(`under ulimit -n ${OPEN_FILE_LIMIT}, a flood of ${FLOOD} connections: the excess is closed with one summarised warning, no exit, no busy loop, served again once descriptors are free`, async () => {
   const backend = await EchoBackend.start('app');
-  const args = ['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1', '--metrics-path', '/metrics'];
+  const args = [
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '-b',
+    String(backend.port),
+    '--backend-host',
+    '127.0.0.1',
+    '--metrics-path',
+    '/metrics',
+  ];
   // A long header timeout: nothing but the flood itself closes a connection.
   args.push('--header-timeout', '60000', '--drain-timeout', '1000');
   const cli = spawnCli(args, { launcher: ['sh', '-c', `ulimit -n ${OPEN_FILE_LIMIT} && exec "$0" "$@"`, process.execPath] });
@@ -67,8 +78,9 @@ it(`under ulimit -n ${OPEN_FILE_LIMIT}, a flood of ${FLOOD} connections: the exc
   expect(floodFds).toBeLessThanOrEqual(OPEN_FILE_LIMIT);
 
   // Every closed connection is accounted for by the warning, in a line and its summary, not a line each.
-  await pollUntil('the warning to account for every closed connection', () =>
-    accounted(cli.logs.filter((l) => String(l.message).startsWith(DROPPED_MESSAGE))) >= closed ? true : undefined,
+  await pollUntil(
+    'the warning to account for every closed connection',
+    () => (accounted(cli.logs.filter((l) => String(l.message).startsWith(DROPPED_MESSAGE))) >= closed ? true : undefined),
     { timeoutMs: 5000 },
   );
   const warnings = cli.logs.filter((l) => String(l.message).startsWith(DROPPED_MESSAGE));
@@ -127,7 +139,18 @@ it(`regression: under ulimit -n ${OPEN_FILE_LIMIT}, connections that send "G" an
   const SILENT = 300;
   const CHECKS = 30;
   const backend = await EchoBackend.start('app');
-  const args = ['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1', '--header-timeout', '60000'];
+  const args = [
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '-b',
+    String(backend.port),
+    '--backend-host',
+    '127.0.0.1',
+    '--header-timeout',
+    '60000',
+  ];
   const cli = spawnCli(args, { launcher: ['sh', '-c', `ulimit -n ${OPEN_FILE_LIMIT} && exec "$0" "$@"`, process.execPath] });
   await cli.listening();
   const port = cli.port;
@@ -143,7 +166,9 @@ it(`regression: under ulimit -n ${OPEN_FILE_LIMIT}, connections that send "G" an
   expect(silent).toHaveLength(SILENT);
   const statuses: number[] = [];
   for (let i = 0; i < CHECKS; i++) {
-    const bytes = await rawRequest(port, requestHead('GET /health HTTP/1.1', ['Connection: close']), { timeoutMs: 5000 }).catch(() => Buffer.alloc(0));
+    const bytes = await rawRequest(port, requestHead('GET /health HTTP/1.1', ['Connection: close']), { timeoutMs: 5000 }).catch(() =>
+      Buffer.alloc(0),
+    );
     statuses.push(bytes.length > 0 ? onlyResponse(bytes).status : 0);
   }
   expect(statuses).toEqual(Array(CHECKS).fill(200));

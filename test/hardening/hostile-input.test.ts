@@ -39,7 +39,9 @@ describe('chunk-size lines that are not 1-16 hex digits: 400, close, and nothing
     const client = await RawClient.connect(cli.port);
     // The 60-byte request that spun the process forever (with '-6'), then a request that must
     // never reach the backend (with 'zz', it did: request smuggling behind a lenient proxy).
-    await client.write(`${CHUNKED_HEAD(target)}1\r\nA\r\n${size}\r\nX\r\n0\r\n\r\nPOST /admin/delete HTTP/1.1\r\nContent-Length: 0\r\n\r\n`);
+    await client.write(
+      `${CHUNKED_HEAD(target)}1\r\nA\r\n${size}\r\nX\r\n0\r\n\r\nPOST /admin/delete HTTP/1.1\r\nContent-Length: 0\r\n\r\n`,
+    );
     const answer = parseResponse(await client.readToClose(5000), { noBody: target.startsWith('HEAD') });
     expect(answer?.status).toBe(400);
     await expectHealthAnswered(cli);
@@ -64,7 +66,9 @@ describe('chunk-size lines that are not 1-16 hex digits: 400, close, and nothing
   it('a valid chunked body with extensions and trailers is dropped, and the next request is answered', async () => {
     const { cli } = await startWithBackend();
     const client = await RawClient.connect(cli.port);
-    await client.write(`${CHUNKED_HEAD('GET /health')}5;name=value\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n${requestHead('GET /health HTTP/1.1', ['Connection: close'])}`);
+    await client.write(
+      `${CHUNKED_HEAD('GET /health')}5;name=value\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n${requestHead('GET /health HTTP/1.1', ['Connection: close'])}`,
+    );
     const bytes = await client.readToClose(5000);
     expect(bytes.toString('latin1').match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
   });

@@ -61,31 +61,34 @@ class AnswerCounter {
   }
 }
 
-
 async function healthStatus(port: number, path: string): Promise<number> {
   return onlyResponse(await rawRequest(port, requestHead(`GET ${path} HTTP/1.1`, ['Connection: close']))).status;
 }
 
 describe.each(MODES)('pipelined health requests in one write: $name', (mode) => {
   // Its own timeout: the 60 s guard below must be able to fire before jest's (30 s by default).
-  it.each([20_000, 100_000])('%i requests are all answered in order, and healthgate stays up', async (count) => {
-    const cli = await startFor(mode);
-    // Warm the readiness cache, as a platform's probes do, so that the answers are ready at once.
-    expect(await healthStatus(cli.port, mode.path)).toBe(mode.status);
-    const socket = await connectSocket(cli.port);
-    const counter = new AnswerCounter();
-    socket.on('data', (chunk: Buffer) => counter.add(chunk));
-    socket.write(request(mode.path).repeat(count));
-    await pollUntil(`${count} answers`, () => (counter.total >= count || socket.closed ? true : undefined), {
-      timeoutMs: 60_000,
-      intervalMs: 50,
-    });
-    expect(socket.closed).toBe(false);
-    expect([...counter.statuses]).toEqual([[mode.status, count]]);
-    // Still up, and still answering others.
-    expect(cli.child.exitCode).toBeNull();
-    expect(await healthStatus(cli.port, mode.path)).toBe(mode.status);
-  }, 90_000);
+  it.each([20_000, 100_000])(
+    '%i requests are all answered in order, and healthgate stays up',
+    async (count) => {
+      const cli = await startFor(mode);
+      // Warm the readiness cache, as a platform's probes do, so that the answers are ready at once.
+      expect(await healthStatus(cli.port, mode.path)).toBe(mode.status);
+      const socket = await connectSocket(cli.port);
+      const counter = new AnswerCounter();
+      socket.on('data', (chunk: Buffer) => counter.add(chunk));
+      socket.write(request(mode.path).repeat(count));
+      await pollUntil(`${count} answers`, () => (counter.total >= count || socket.closed ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      });
+      expect(socket.closed).toBe(false);
+      expect([...counter.statuses]).toEqual([[mode.status, count]]);
+      // Still up, and still answering others.
+      expect(cli.child.exitCode).toBeNull();
+      expect(await healthStatus(cli.port, mode.path)).toBe(mode.status);
+    },
+    90_000,
+  );
 });
 
 // Its own timeout: 3 s of not reading, then a 60 s guard that must be able to fire before jest's.
@@ -111,6 +114,9 @@ it('a client that pipelines 100,000 requests and reads no answer costs bounded m
   const counter = new AnswerCounter();
   socket.on('data', (chunk: Buffer) => counter.add(chunk));
   socket.resume();
-  await pollUntil(`${count} answers`, () => (counter.total >= count || socket.closed ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
+  await pollUntil(`${count} answers`, () => (counter.total >= count || socket.closed ? true : undefined), {
+    timeoutMs: 60_000,
+    intervalMs: 50,
+  });
   expect([...counter.statuses]).toEqual([[200, count]]);
 }, 90_000);

@@ -69,10 +69,12 @@ async function clientInAnswering(port: number): Promise<RawClient> {
     async () => {
       const client = await RawClient.connect(port);
       await client.write(requestHead('GET /health HTTP/1.1', ['Host: x']));
-      const answered = await client.waitFor('an answer', (b) => b.length > 0, 150).then(
-        () => true,
-        () => false,
-      );
+      const answered = await client
+        .waitFor('an answer', (b) => b.length > 0, 150)
+        .then(
+          () => true,
+          () => false,
+        );
       if (!answered) return client;
       await destroyAndWait(client.socket);
       return undefined;
@@ -146,7 +148,9 @@ describe('half-open and reset connections in every state', () => {
       client.socket.resetAndDestroy();
       await client.closed;
       // Let the check finish and the answer be written to the dead socket.
-      const again = onlyResponse(await rawRequest(cli.port, requestHead('GET /health HTTP/1.1', ['Connection: close']), { timeoutMs: 5000 }));
+      const again = onlyResponse(
+        await rawRequest(cli.port, requestHead('GET /health HTTP/1.1', ['Connection: close']), { timeoutMs: 5000 }),
+      );
       expect(again.status).toBe(503);
     });
   });
@@ -197,7 +201,10 @@ describe('half-open and reset connections in every state', () => {
       await client.closed;
       // The connect would run on for its 2 s timeout, holding a descriptor; it is stopped with
       // the client, within a few ms (1 s: far under the timeout, far over a slow machine's delay).
-      await pollUntil('both descriptors to be closed', () => (openFds(pid) <= before ? true : undefined), { timeoutMs: 1000, intervalMs: 10 });
+      await pollUntil('both descriptors to be closed', () => (openFds(pid) <= before ? true : undefined), {
+        timeoutMs: 1000,
+        intervalMs: 10,
+      });
     });
   });
 
@@ -296,7 +303,9 @@ describe('half-open and reset connections in every state', () => {
       expect(cutAfterMs).toBeLessThan(4000);
       expect(pushed).toBeGreaterThan(10 * 1024 * 1024);
       expect(rssMax - rssBefore).toBeLessThan(200 * 1024 * 1024);
-      console.log(`closing: a client pushed ${mb(pushed)} after its 400; cut after ${cutAfterMs} ms; healthgate RSS ${mb(rssBefore)} before, ${mb(rssMax)} at most`);
+      console.log(
+        `closing: a client pushed ${mb(pushed)} after its 400; cut after ${cutAfterMs} ms; healthgate RSS ${mb(rssBefore)} before, ${mb(rssMax)} at most`,
+      );
     });
   });
 });

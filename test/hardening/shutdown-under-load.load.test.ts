@@ -53,14 +53,23 @@ function stream(ws: WebSocket, id: number): Stream {
     sendOne();
   });
   ws.on('error', (err: Error) => (problem ??= `connection ${id}: ${err.message}`));
-  const closed = new Promise<{ code: number; problem: string | undefined }>((resolve) => ws.once('close', (code: number) => resolve({ code, problem })));
+  const closed = new Promise<{ code: number; problem: string | undefined }>((resolve) =>
+    ws.once('close', (code: number) => resolve({ code, problem })),
+  );
   for (let i = 0; i < IN_FLIGHT; i++) sendOne();
   return { echoes: () => echoes, bytes: () => bytes, closed };
 }
 
-async function startWithApp(app: string, args: readonly string[], env: Record<string, string> = {}): Promise<{ cli: CliProcess; streams: Stream[] }> {
+async function startWithApp(
+  app: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ cli: CliProcess; streams: Stream[] }> {
   const backendPort = await freePort();
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', ...args, '--', process.execPath, app], { env });
+  const cli = await startCli(
+    ['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', ...args, '--', process.execPath, app],
+    { env },
+  );
   await cli.waitForLine((l) => l === 'child listening');
   const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => openWebSocket(`ws://127.0.0.1:${cli.port}/`)));
   const streams = clients.map((ws, i) => stream(ws, i));
@@ -105,9 +114,13 @@ it(`SIGTERM while ${CONNECTIONS} WebSockets stream, the app ignores it: tunnels 
   const echoesAtSignal = total(streams, (s) => s.echoes());
   // The tunnels are left alone during the drain: every connection still gets echoes.
   const perConnection = streams.map((s) => s.echoes());
-  await pollUntil('every connection to echo during the drain', () => (streams.every((s, i) => s.echoes() > perConnection[i] + 5) ? true : undefined), {
-    timeoutMs: DRAIN_TIMEOUT_MS,
-  });
+  await pollUntil(
+    'every connection to echo during the drain',
+    () => (streams.every((s, i) => s.echoes() > perConnection[i] + 5) ? true : undefined),
+    {
+      timeoutMs: DRAIN_TIMEOUT_MS,
+    },
+  );
 
   const ends = await within(Promise.all(streams.map((s) => s.closed)), DRAIN_TIMEOUT_MS + 2000, 'every client to be closed');
   const { code, signal } = await within(cli.exited, DRAIN_TIMEOUT_MS + 2000, 'healthgate to exit');

@@ -34,7 +34,9 @@ interface Cut {
 
 /** Starts the attacker process: resolves with every connection's outcome once all are closed. */
 function attack(port: number, connections: number, everyMs: number): { connected: Promise<void>; cuts: Promise<Cut[]> } {
-  const attacker = spawn(process.execPath, [ATTACKER, String(port), String(connections), String(everyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const attacker = spawn(process.execPath, [ATTACKER, String(port), String(connections), String(everyMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = once(attacker, 'exit');
   defer(async () => {
     if (attacker.exitCode === null && attacker.signalCode === null) attacker.kill('SIGKILL');
@@ -110,7 +112,9 @@ describe('slow attacks', () => {
     expect(healthTimes[healthTimes.length - 1]).toBeLessThan(MAX_HEALTH_MS);
 
     // One warning and its summary, not a thousand lines.
-    await pollUntil('the 408 summary', () => (logs().some((l) => /^answered 408 \(and \d+ more/.test(String(l.message))) ? true : undefined));
+    await pollUntil('the 408 summary', () =>
+      logs().some((l) => /^answered 408 \(and \d+ more/.test(String(l.message))) ? true : undefined,
+    );
     const lines = logs().filter((l) => String(l.message).startsWith('answered 408'));
     expect(lines.length).toBeLessThanOrEqual(6);
     const metrics = await scrape(port);
@@ -151,6 +155,8 @@ describe('slow attacks', () => {
     // One timer and a close: ~10 ms past the timeout quietly; 500 ms is 50× that.
     expect(cutAfterMs).toBeLessThan(HEADER_TIMEOUT_MS + 500);
     expect(sent).toBeLessThan(head.length / 10);
-    console.log(`trickle: ${sent} of ${head.length} head bytes sent, one per 10 ms; 408 and FIN after ${cutAfterMs} ms (timeout ${HEADER_TIMEOUT_MS} ms)`);
+    console.log(
+      `trickle: ${sent} of ${head.length} head bytes sent, one per 10 ms; 408 and FIN after ${cutAfterMs} ms (timeout ${HEADER_TIMEOUT_MS} ms)`,
+    );
   });
 });

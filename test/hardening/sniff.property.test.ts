@@ -6,7 +6,12 @@ import { compileRules, sniff, type Verdict } from '../../src/sniff';
 const SEED = Number(process.env.FC_SEED ?? 20261128);
 const RUNS = Number(process.env.FC_RUNS ?? 3000);
 const MAX_HEADER_BYTES = 512;
-const RULES = compileRules({ healthPaths: ['/', '/health'], livePaths: ['/live'], metricsPath: '/metrics', maxHeaderBytes: MAX_HEADER_BYTES });
+const RULES = compileRules({
+  healthPaths: ['/', '/health'],
+  livePaths: ['/live'],
+  metricsPath: '/metrics',
+  maxHeaderBytes: MAX_HEADER_BYTES,
+});
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 const byteString = (min: number, max: number) =>
@@ -20,24 +25,83 @@ const method = fc.oneof(
 );
 const target = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('/', '/health', '/live', '/metrics', '/health?probe=1') },
-  fc.constantFrom('/', '/health', '/live', '/metrics', '/api', '/ws', '/he', '/healthz', '*', '', 'http://h/health', 'https://h:1/', 'HTTP://H/live', 'http://h', '/health?x=1&y', '/?', '//health'),
+  fc.constantFrom(
+    '/',
+    '/health',
+    '/live',
+    '/metrics',
+    '/api',
+    '/ws',
+    '/he',
+    '/healthz',
+    '*',
+    '',
+    'http://h/health',
+    'https://h:1/',
+    'HTTP://H/live',
+    'http://h',
+    '/health?x=1&y',
+    '/?',
+    '//health',
+  ),
   fc.stringMatching(/^\/[a-z?=&%.]{0,20}$/),
   byteString(1, 12),
 );
-const version = fc.constantFrom('HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 extra', 'HTTP/1.', 'http/1.1', '', 'HTTP/1.1\x00');
+const version = fc.constantFrom(
+  'HTTP/1.1',
+  'HTTP/1.1',
+  'HTTP/1.1',
+  'HTTP/1.0',
+  'HTTP/1.0',
+  'HTTP/2.0',
+  'HTTP/1.1 extra',
+  'HTTP/1.',
+  'http/1.1',
+  '',
+  'HTTP/1.1\x00',
+);
 const eol = fc.constantFrom('\r\n', '\r\n', '\r\n', '\n', '\r');
 const headerName = fc.oneof(
-  fc.constantFrom('Host', 'Upgrade', 'upgrade', 'UPGRADE', 'uPgRaDe', 'Connection', 'Accept', 'Content-Length', 'Transfer-Encoding', 'Expect', 'X-Pad'),
+  fc.constantFrom(
+    'Host',
+    'Upgrade',
+    'upgrade',
+    'UPGRADE',
+    'uPgRaDe',
+    'Connection',
+    'Accept',
+    'Content-Length',
+    'Transfer-Encoding',
+    'Expect',
+    'X-Pad',
+  ),
   fc.stringMatching(/^[A-Za-z-]{1,12}$/),
 );
 const headerValue = fc.oneof(
-  fc.constantFrom('websocket', 'close', 'keep-alive', 'Upgrade', 'application/json', '0', '5', '12, 12', '1, 2', 'chunked', 'gzip', '100-continue', ''),
+  fc.constantFrom(
+    'websocket',
+    'close',
+    'keep-alive',
+    'Upgrade',
+    'application/json',
+    '0',
+    '5',
+    '12, 12',
+    '1, 2',
+    'chunked',
+    'gzip',
+    '100-continue',
+    '',
+  ),
   fc.string({ maxLength: 20 }),
   byteString(0, 10),
 );
 const headerLine = fc.oneof(
   { weight: 30, arbitrary: fc.tuple(headerName, fc.constantFrom(': ', ':', ':\t', ' : '), headerValue).map(([n, sep, v]) => n + sep + v) },
-  { weight: 1, arbitrary: fc.constantFrom(' folded continuation', '\tfolded', 'no colon here', ': empty name', 'X-Nul: a\x00b', 'X-High: \xff\xfe') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(' folded continuation', '\tfolded', 'no colon here', ': empty name', 'X-Nul: a\x00b', 'X-High: \xff\xfe'),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 100, max: 900 }).map((n) => `X-Big: ${'a'.repeat(n)}`) },
 );
 const requestHead = fc
@@ -77,7 +141,9 @@ function isSpecAnswer(verdict: Verdict): boolean {
     case 'local':
       return ['health', 'live', 'metrics'].includes(verdict.target) && verdict.headLength > 0;
     case 'reject':
-      return (verdict.status === 400 && verdict.code === 'HG_BAD_REQUEST') || (verdict.status === 431 && verdict.code === 'HG_HEAD_TOO_LARGE');
+      return (
+        (verdict.status === 400 && verdict.code === 'HG_BAD_REQUEST') || (verdict.status === 431 && verdict.code === 'HG_HEAD_TOO_LARGE')
+      );
   }
 }
 
@@ -116,11 +182,15 @@ describe('sniff properties (seed ' + SEED + ')', () => {
 
   it('decides a health request padded past the limit as 431, whatever comes after the request line', () => {
     fc.assert(
-      fc.property(fc.constantFrom('/', '/health', '/live', '/health?q'), byteString(MAX_HEADER_BYTES, MAX_HEADER_BYTES + 100), (path, rest) => {
-        const verdict = sniff(latin1(`GET ${path} HTTP/1.1\r\n${rest}`), RULES);
-        // Either the head completed early (then it is judged as a head) or it ran past the limit: never need-more.
-        expect(verdict.kind).not.toBe('need-more');
-      }),
+      fc.property(
+        fc.constantFrom('/', '/health', '/live', '/health?q'),
+        byteString(MAX_HEADER_BYTES, MAX_HEADER_BYTES + 100),
+        (path, rest) => {
+          const verdict = sniff(latin1(`GET ${path} HTTP/1.1\r\n${rest}`), RULES);
+          // Either the head completed early (then it is judged as a head) or it ran past the limit: never need-more.
+          expect(verdict.kind).not.toBe('need-more');
+        },
+      ),
       { seed: SEED, numRuns: RUNS / 3 },
     );
   });
@@ -128,7 +198,9 @@ describe('sniff properties (seed ' + SEED + ')', () => {
   it('routes an Upgrade header in any case on a health path to the backend', () => {
     fc.assert(
       fc.property(fc.constantFrom('/', '/health'), fc.mixedCase(fc.constant('upgrade')), (path, name) => {
-        expect(sniff(latin1(`GET ${path} HTTP/1.1\r\nHost: x\r\n${name}: websocket\r\nConnection: Upgrade\r\n\r\n`), RULES)).toEqual({ kind: 'backend' });
+        expect(sniff(latin1(`GET ${path} HTTP/1.1\r\nHost: x\r\n${name}: websocket\r\nConnection: Upgrade\r\n\r\n`), RULES)).toEqual({
+          kind: 'backend',
+        });
       }),
       { seed: SEED, numRuns: 200 },
     );
@@ -140,7 +212,8 @@ describe('the generators', () => {
     const seen = new Map<string, number>();
     for (const text of fc.sample(anyInput, { seed: SEED, numRuns: RUNS })) {
       const verdict = sniff(latin1(text), RULES);
-      const key = verdict.kind === 'reject' ? `reject ${verdict.status}` : verdict.kind === 'local' ? `local ${verdict.target}` : verdict.kind;
+      const key =
+        verdict.kind === 'reject' ? `reject ${verdict.status}` : verdict.kind === 'local' ? `local ${verdict.target}` : verdict.kind;
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }
     for (const key of ['need-more', 'backend', 'local health', 'local live', 'local metrics', 'reject 400', 'reject 431']) {
@@ -193,7 +266,22 @@ describe('body skipper properties (seed ' + SEED + ')', () => {
 
   // A size line spoiled in one of the ways http-parser-js misread (a sign, a 0x, NaN, too many
   // digits, a control byte), followed by a request that must never be found.
-  const spoiledSize = fc.constantFrom('-6', '-1', '-0', '+5', '0x5', '1'.repeat(17), 'zz', '', ' 5', '5 5', '5\x00', '\x005', '5;a\rb', 'g');
+  const spoiledSize = fc.constantFrom(
+    '-6',
+    '-1',
+    '-0',
+    '+5',
+    '0x5',
+    '1'.repeat(17),
+    'zz',
+    '',
+    ' 5',
+    '5 5',
+    '5\x00',
+    '\x005',
+    '5;a\rb',
+    'g',
+  );
 
   it('every loop ends, and a spoiled chunk-size line is an error: no offset, so nothing after it is routed', () => {
     const chunks = fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { maxLength: 6 });

@@ -69,16 +69,26 @@ const backendStream = fc.oneof(
     .record({ path: fc.constantFrom('/', '/health', '/ws', '/chat?room=1'), name: fc.mixedCase(fc.constant('upgrade')), payload })
     .map(({ path, name, payload }) =>
       Buffer.concat([
-        latin1(`GET ${path} HTTP/1.1\r\nHost: app.test\r\n${name}: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`),
+        latin1(
+          `GET ${path} HTTP/1.1\r\nHost: app.test\r\n${name}: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        ),
         payload,
       ]),
     ),
   fc
-    .record({ request: fc.constantFrom('POST /health HTTP/1.1', 'GET /api/items HTTP/1.1', 'PUT / HTTP/1.0', 'OPTIONS * HTTP/1.1'), payload })
-    .map(({ request, payload }) => Buffer.concat([latin1(`${request}\r\nHost: app.test\r\nContent-Length: ${payload.length}\r\n\r\n`), payload])),
+    .record({
+      request: fc.constantFrom('POST /health HTTP/1.1', 'GET /api/items HTTP/1.1', 'PUT / HTTP/1.0', 'OPTIONS * HTTP/1.1'),
+      payload,
+    })
+    .map(({ request, payload }) =>
+      Buffer.concat([latin1(`${request}\r\nHost: app.test\r\nContent-Length: ${payload.length}\r\n\r\n`), payload]),
+    ),
   // Not HTTP/1.x: TLS, a NUL, a high byte, a lower-case method, SSH.
   fc
-    .record({ first: fc.constantFrom('\x16\x03\x01', '\x00', '\xff', 'get / HTTP/1.1\r\n', 'SSH-2.0-x\r\n', 'PRI * HTTP/2.0\r\n'), payload })
+    .record({
+      first: fc.constantFrom('\x16\x03\x01', '\x00', '\xff', 'get / HTTP/1.1\r\n', 'SSH-2.0-x\r\n', 'PRI * HTTP/2.0\r\n'),
+      payload,
+    })
     .map(({ first, payload }) => Buffer.concat([latin1(first), payload])),
 );
 
@@ -134,14 +144,19 @@ function check(index: number, p: Plan, received: Buffer, backend: EchoBackend): 
   let rest = received;
   p.health.forEach((request, i) => {
     const response: ParsedResponse | undefined = parseResponse(rest, { noBody: request.isHead });
-    if (!response) throw new Error(`connection ${index}: no answer to health request ${i}; got ${JSON.stringify(rest.toString('latin1').slice(0, 200))}`);
+    if (!response)
+      throw new Error(
+        `connection ${index}: no answer to health request ${i}; got ${JSON.stringify(rest.toString('latin1').slice(0, 200))}`,
+      );
     expect({ index, i, status: response.status }).toEqual({ index, i, status: 200 });
     if (!request.isHead) expect(response.body.toString('latin1')).toBe('ok\n');
     rest = rest.subarray(response.length);
   });
   const expected = p.toBackend.length > 0 ? backend.echoOf(p.toBackend) : Buffer.alloc(0);
   if (!rest.equals(expected)) {
-    throw new Error(`connection ${index}: after ${p.health.length} answers got ${rest.length} bytes back, expected ${expected.length} (the echo of what it sent)`);
+    throw new Error(
+      `connection ${index}: after ${p.health.length} answers got ${rest.length} bytes back, expected ${expected.length} (the echo of what it sent)`,
+    );
   }
 }
 
@@ -166,7 +181,10 @@ describe(`generated traffic through the CLI (seed ${SEED})`, () => {
         // What the backend got, as a multiset: exactly the backend streams, each whole (readiness
         // checks connect too and send nothing).
         await backend.waitUntil('every tunnel closed', () => backend.connections.slice(firstBackendConnection).every((c) => c.closed));
-        const got = backend.connections.slice(firstBackendConnection).map((c) => c.received).filter((b) => b.length > 0);
+        const got = backend.connections
+          .slice(firstBackendConnection)
+          .map((c) => c.received)
+          .filter((b) => b.length > 0);
         const sent = plans.map((p) => p.toBackend).filter((b) => b.length > 0);
         expect(got.map((b) => b.toString('base64')).sort()).toEqual(sent.map((b) => b.toString('base64')).sort());
         totals = {
@@ -178,7 +196,9 @@ describe(`generated traffic through the CLI (seed ${SEED})`, () => {
       { seed: SEED, numRuns: RUNS, path: PATH, endOnFailure: true },
     );
     // The figures for docs/security.md.
-    console.log(`traffic: ${RUNS} scenarios, ${totals.connections} connections, ${totals.toBackendBytes} bytes to the backend and back, ${totals.healthAnswers} health answers`);
+    console.log(
+      `traffic: ${RUNS} scenarios, ${totals.connections} connections, ${totals.toBackendBytes} bytes to the backend and back, ${totals.healthAnswers} health answers`,
+    );
     expect(totals.connections).toBeGreaterThan(RUNS);
     expect(cli.child.exitCode).toBeNull();
   });

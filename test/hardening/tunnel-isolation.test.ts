@@ -67,7 +67,7 @@ class StreamVerifier {
 
 /** Writes `total` bytes of a stream in 64 KiB pieces, honouring backpressure. */
 async function sendStream(socket: Socket, tunnel: number, direction: number, total: number): Promise<void> {
-  for (let offset = 0; offset < total; ) {
+  for (let offset = 0; offset < total;) {
     const length = Math.min(64 * 1024, total - offset);
     if (!socket.write(streamBytes(tunnel, direction, offset, length))) await once(socket, 'drain');
     offset += length;
@@ -129,7 +129,10 @@ it('no byte crosses tunnels: stalled readers, idle-then-busy tunnels and streams
   const streaming = tunnels.slice(STALLED + IDLE_THEN_BUSY);
 
   // Streams both ways from the start, and through the whole test.
-  const streams = streaming.flatMap((t) => [sendStream(t.backend!, t.id, DOWN, STREAM_BYTES), sendStream(t.client, t.id, UP, STREAM_BYTES)]);
+  const streams = streaming.flatMap((t) => [
+    sendStream(t.backend!, t.id, DOWN, STREAM_BYTES),
+    sendStream(t.client, t.id, UP, STREAM_BYTES),
+  ]);
 
   // The stalls: clients that read nothing while their backend sends 24 MiB each.
   for (const t of stalled) t.client.pause();
@@ -141,7 +144,10 @@ it('no byte crosses tunnels: stalled readers, idle-then-busy tunnels and streams
   });
 
   // Now the tunnels idle since before the stalls get a burst, both ways.
-  const bursts = idleThenBusy.flatMap((t) => [sendStream(t.backend!, t.id, DOWN, BURST_BYTES), sendStream(t.client, t.id, UP, BURST_BYTES)]);
+  const bursts = idleThenBusy.flatMap((t) => [
+    sendStream(t.backend!, t.id, DOWN, BURST_BYTES),
+    sendStream(t.client, t.id, UP, BURST_BYTES),
+  ]);
   await Promise.all(bursts);
   await pollUntil(
     'every burst to arrive',
@@ -155,7 +161,8 @@ it('no byte crosses tunnels: stalled readers, idle-then-busy tunnels and streams
   await pollUntil(
     'every byte to arrive',
     () =>
-      stalled.every((t) => t.atClient.received >= STALLED_BYTES) && streaming.every((t) => t.atClient.received >= STREAM_BYTES && t.atBackend!.received >= STREAM_BYTES)
+      stalled.every((t) => t.atClient.received >= STALLED_BYTES) &&
+      streaming.every((t) => t.atClient.received >= STREAM_BYTES && t.atBackend!.received >= STREAM_BYTES)
         ? true
         : undefined,
     { timeoutMs: 60_000, intervalMs: 50 },

@@ -56,6 +56,7 @@ export function parseResponses(bytes: Buffer, noBody: readonly boolean[] = []): 
 /** Parses the only response in `bytes` (everything a closed connection returned); throws on anything else. */
 export function onlyResponse(bytes: Buffer, options: { noBody?: boolean } = {}): ParsedResponse {
   const responses = parseResponses(bytes, [options.noBody ?? false]);
-  if (responses.length !== 1) throw new Error(`expected one response, got ${responses.length}: ${JSON.stringify(bytes.toString('latin1'))}`);
+  if (responses.length !== 1)
+    throw new Error(`expected one response, got ${responses.length}: ${JSON.stringify(bytes.toString('latin1'))}`);
   return responses[0];
 }

@@ -23,7 +23,9 @@ export function upgradeRequest(path: string, host: string): { head: string; key:
 
 /** The Sec-WebSocket-Accept value a server must answer to `key`. */
 export function acceptValue(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** A masked client frame (FIN set) carrying `payload`. */
@@ -74,5 +76,10 @@ export function parseServerFrame(bytes: Buffer): ServerFrame | undefined {
     offset = 10;
   }
   if (bytes.length < offset + length) return undefined;
-  return { fin: (bytes[0] & 0x80) !== 0, opcode: bytes[0] & 0x0f, payload: bytes.subarray(offset, offset + length), length: offset + length };
+  return {
+    fin: (bytes[0] & 0x80) !== 0,
+    opcode: bytes[0] & 0x0f,
+    payload: bytes.subarray(offset, offset + length),
+    length: offset + length,
+  };
 }

@@ -49,10 +49,13 @@ describe('dist/healthgate.cjs, the single-file build', () => {
     const dir = alone('healthgate.cjs');
     copyFileSync(join(ROOT, 'dist', 'demo.cjs'), join(dir, 'demo.cjs'));
     const backendPort = await freePort();
-    const gate = spawnCli(['--port', '0', '--host', '127.0.0.1', '--backend-port', String(backendPort), '--', process.execPath, 'demo.cjs'], {
-      command: [process.execPath, 'healthgate.cjs'],
-      cwd: dir,
-    });
+    const gate = spawnCli(
+      ['--port', '0', '--host', '127.0.0.1', '--backend-port', String(backendPort), '--', process.execPath, 'demo.cjs'],
+      {
+        command: [process.execPath, 'healthgate.cjs'],
+        cwd: dir,
+      },
+    );
     await gate.listening();
     const port = gate.port;
     await waitForStatus(port, '/health', 200);

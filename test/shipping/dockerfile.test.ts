@@ -26,7 +26,15 @@ describe('Dockerfile', () => {
     for (const path of ['node_modules', 'node_modules/ws/index.js', 'dist/healthgate.cjs', '.git/HEAD', 'healthgate-0.1.0.tgz']) {
       expect(ignored(path)).toBe(true);
     }
-    for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'src/main.ts', 'bin/healthgate.ts', 'demo/echo-server.ts', 'scripts/bundle.js']) {
+    for (const path of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'src/main.ts',
+      'bin/healthgate.ts',
+      'demo/echo-server.ts',
+      'scripts/bundle.js',
+    ]) {
       expect(ignored(path)).toBe(false);
     }
   });

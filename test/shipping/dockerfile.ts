@@ -42,7 +42,10 @@ export function parseDockerfile(text: string): Stage[] {
       continue;
     }
     if (upper === 'FROM') {
-      const expanded = rest.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string | undefined, b: string | undefined) => globalArgs.get((a ?? b)!) ?? '');
+      const expanded = rest.replace(
+        /\$\{(\w+)\}|\$(\w+)/g,
+        (_, a: string | undefined, b: string | undefined) => globalArgs.get((a ?? b)!) ?? '',
+      );
       const [from, as, name] = expanded.split(/\s+/);
       stages.push({ from, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
       continue;

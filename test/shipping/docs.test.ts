@@ -8,7 +8,12 @@ import { freePort } from '../helpers/raw';
 import { httpGet, ROOT, waitForStatus } from './support';
 
 const DOCS = join(ROOT, 'docs');
-const MARKDOWN = ['README.md', ...readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const MARKDOWN = [
+  'README.md',
+  ...readdirSync(DOCS)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const help = execFileSync(process.execPath, [join(ROOT, 'bin', 'healthgate'), '--help'], { env: cliEnv(), encoding: 'utf8' });
 
 /** Every flag (`--port`, `-p`) and env variable (`(env NAME;`) that --help names. */
@@ -58,7 +63,10 @@ describe('docs/configuration.md and the README keep up with --help', () => {
 });
 
 describe('docs/configuration.md keeps up with `healthgate check --help`', () => {
-  const checkHelp = execFileSync(process.execPath, [join(ROOT, 'bin', 'healthgate'), 'check', '--help'], { env: cliEnv(), encoding: 'utf8' });
+  const checkHelp = execFileSync(process.execPath, [join(ROOT, 'bin', 'healthgate'), 'check', '--help'], {
+    env: cliEnv(),
+    encoding: 'utf8',
+  });
   const text = readFileSync(join(DOCS, 'configuration.md'), 'utf8');
   const start = text.indexOf('## `healthgate check`');
   const end = text.indexOf('\n## ', start + 1);
@@ -78,7 +86,8 @@ describe('docs/configuration.md keeps up with `healthgate check --help`', () => 
       const row = rows.find((r) => r.split('|')[1].includes(`${flag} `) || r.split('|')[1].includes(`${flag}\``));
       expect({ flag, row: row !== undefined }).toEqual({ flag, row: true });
       const defaultText = /\(default ([^)]*)\)\s*$/.exec(match[0].replace(/\s+/g, ' '))?.[1];
-      if (defaultText) expect({ flag, defaultText, cell: row!.split('|')[2].includes(defaultText) }).toEqual({ flag, defaultText, cell: true });
+      if (defaultText)
+        expect({ flag, defaultText, cell: row!.split('|')[2].includes(defaultText) }).toEqual({ flag, defaultText, cell: true });
     }
   });
 });
@@ -100,13 +109,23 @@ describe('code blocks in the README and docs/', () => {
   });
 
   it('a block marked `run:` is read by the test it names, or is a step of .ci/run', () => {
-    const ciSteps = readFileSync(join(ROOT, '.ci', 'run'), 'utf8').split('\n').map((l) => l.trim());
+    const ciSteps = readFileSync(join(ROOT, '.ci', 'run'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const block of blocks.filter((b) => b.marker?.kind === 'run')) {
       const [path, id] = block.marker!.value.split('#');
       const where = `${block.file}:${block.line}`;
       if (path === '.ci/run') {
-        const commands = block.text.split(/\n|&&/).map((c) => c.trim()).filter((c) => c !== '');
-        for (const command of commands) expect({ where, command, inCi: ciSteps.some((s) => s === command || s.startsWith(`${command} `)) }).toEqual({ where, command, inCi: true });
+        const commands = block.text
+          .split(/\n|&&/)
+          .map((c) => c.trim())
+          .filter((c) => c !== '');
+        for (const command of commands)
+          expect({ where, command, inCi: ciSteps.some((s) => s === command || s.startsWith(`${command} `)) }).toEqual({
+            where,
+            command,
+            inCi: true,
+          });
         continue;
       }
       expect({ where, id }).toEqual({ where, id: expect.any(String) });
@@ -165,7 +184,14 @@ describe('docs/railway.md', () => {
   });
 
   it('covers the variables, the healthcheck, draining and the start-command trap', () => {
-    for (const needle of ['RAILWAY_DEPLOYMENT_DRAINING_SECONDS', 'drainingSeconds', 'healthcheckPath', 'healthcheck.railway.app', 'ENTRYPOINT', 'COPY --from=healthgate']) {
+    for (const needle of [
+      'RAILWAY_DEPLOYMENT_DRAINING_SECONDS',
+      'drainingSeconds',
+      'healthcheckPath',
+      'healthcheck.railway.app',
+      'ENTRYPOINT',
+      'COPY --from=healthgate',
+    ]) {
       expect({ needle, found: text.includes(needle) }).toEqual({ needle, found: true });
     }
   });
@@ -173,7 +199,12 @@ describe('docs/railway.md', () => {
 
 describe('docs/recipes.md', () => {
   const text = readFileSync(join(DOCS, 'recipes.md'), 'utf8');
-  const sections = new Map(text.split(/^## /m).slice(1).map((s) => [s.slice(0, s.indexOf('\n')), s] as const));
+  const sections = new Map(
+    text
+      .split(/^## /m)
+      .slice(1)
+      .map((s) => [s.slice(0, s.indexOf('\n')), s] as const),
+  );
 
   it('has a recipe per platform, the "when you don\'t need healthgate" section, and says which part of the image build is a stand-in', () => {
     expect([...sections.keys()]).toEqual(
@@ -203,7 +234,11 @@ describe('docs/recipes.md', () => {
   it('says what each recipe test covers and what it does not', () => {
     for (const [name, body] of sections) {
       if (["When you don't need healthgate", 'Kubernetes', 'What the image tests build'].includes(name)) continue;
-      expect({ name, tested: body.includes('*Tested:*'), notTested: body.includes('*Not tested:*') }).toEqual({ name, tested: true, notTested: true });
+      expect({ name, tested: body.includes('*Tested:*'), notTested: body.includes('*Not tested:*') }).toEqual({
+        name,
+        tested: true,
+        notTested: true,
+      });
     }
   });
 });

@@ -15,7 +15,8 @@ const EXAMPLES = join(ROOT, 'docs', 'examples');
 // .ci/run installs Debian's python3-websockets; elsewhere the Python cases say why they skip.
 const withPython = hasPythonWebsockets();
 const itWithPython = withPython ? it : it.skip;
-if (!withPython) console.warn(`${DEBIAN_PYTHON} has no websockets module: the Python examples are skipped (apt-get install python3-websockets)`);
+if (!withPython)
+  console.warn(`${DEBIAN_PYTHON} has no websockets module: the Python examples are skipped (apt-get install python3-websockets)`);
 
 function exampleStages(name: string): Stage[] {
   return parseDockerfile(readFileSync(join(EXAMPLES, name, 'Dockerfile'), 'utf8'));
@@ -47,27 +48,34 @@ describe('docs/examples: the app images build healthgate from this repository', 
   const build = readDockerfile(ROOT).find((s) => s.name === 'build')!;
   const ignored = dockerignore(readFileSync(join(ROOT, '.dockerignore'), 'utf8'));
 
-  it.each(['railway-python', 'railway-node'])("%s: its first stage is the Dockerfile's build, and it copies only the bundle and node", (name) => {
-    const stages = exampleStages(name);
-    expect(stages[0].name).toBe('healthgate');
-    expect(stages[0].from).toBe(build.from);
-    expect(only(stages[0], 'RUN').map((r) => r.text)).toEqual(only(build, 'RUN').map((r) => r.text));
-    const copies = only(stages.at(-1)!, 'COPY').filter((c) => c.text.startsWith('--from=healthgate'));
-    const sources = copies.map((c) => c.text.split(/\s+/)[1]);
-    expect(sources).toContain('/src/dist/healthgate.cjs');
-    for (const source of sources) expect(['/src/dist/healthgate.cjs', '/usr/local/bin/node']).toContain(source);
-    // tini is Debian's, installed in the app's own (Debian-based) stage.
-    expect(only(stages.at(-1)!, 'RUN').some((r) => /apt-get install .*\btini\b/.test(r.text))).toBe(true);
-  });
+  it.each(['railway-python', 'railway-node'])(
+    "%s: its first stage is the Dockerfile's build, and it copies only the bundle and node",
+    (name) => {
+      const stages = exampleStages(name);
+      expect(stages[0].name).toBe('healthgate');
+      expect(stages[0].from).toBe(build.from);
+      expect(only(stages[0], 'RUN').map((r) => r.text)).toEqual(only(build, 'RUN').map((r) => r.text));
+      const copies = only(stages.at(-1)!, 'COPY').filter((c) => c.text.startsWith('--from=healthgate'));
+      const sources = copies.map((c) => c.text.split(/\s+/)[1]);
+      expect(sources).toContain('/src/dist/healthgate.cjs');
+      for (const source of sources) expect(['/src/dist/healthgate.cjs', '/usr/local/bin/node']).toContain(source);
+      // tini is Debian's, installed in the app's own (Debian-based) stage.
+      expect(only(stages.at(-1)!, 'RUN').some((r) => /apt-get install .*\btini\b/.test(r.text))).toBe(true);
+    },
+  );
 
-  it.each(['railway-python', 'railway-node'])('%s: every file it COPYs from the context exists and .dockerignore lets it through', (name) => {
-    const files = exampleStages(name)
-      .flatMap((stage) => only(stage, 'COPY'))
-      .filter((c) => !c.text.startsWith('--from='))
-      .flatMap((c) => c.text.split(/\s+/).slice(0, -1));
-    expect(files).toContain(`docs/examples/${name}/${name === 'railway-node' ? 'server.js' : 'app.py'}`);
-    for (const file of files) expect({ file, exists: existsSync(join(ROOT, file)), ignored: ignored(file) }).toEqual({ file, exists: true, ignored: false });
-  });
+  it.each(['railway-python', 'railway-node'])(
+    '%s: every file it COPYs from the context exists and .dockerignore lets it through',
+    (name) => {
+      const files = exampleStages(name)
+        .flatMap((stage) => only(stage, 'COPY'))
+        .filter((c) => !c.text.startsWith('--from='))
+        .flatMap((c) => c.text.split(/\s+/).slice(0, -1));
+      expect(files).toContain(`docs/examples/${name}/${name === 'railway-node' ? 'server.js' : 'app.py'}`);
+      for (const file of files)
+        expect({ file, exists: existsSync(join(ROOT, file)), ignored: ignored(file) }).toEqual({ file, exists: true, ignored: false });
+    },
+  );
 
   it('says how to build it as pasted: from the root of this repository, with -f', () => {
     for (const name of ['railway-python', 'railway-node']) {
@@ -157,18 +165,23 @@ describe("docs/examples/client-ip: the app reads the client's address from the h
   ];
 
   for (const { app, command, needsPython } of CASES) {
-    (needsPython ? itWithPython : it)(`${app}: X-Real-IP and X-Forwarded-For reach the app through healthgate unchanged; without them it sees 127.0.0.1`, async () => {
-      const argv = ['node', '/app/healthgate.cjs', '--backend-port', '8081', '--', ...command];
-      const gate = startContainerCommand(await localCommand(argv), join(EXAMPLES, 'client-ip'));
-      await gate.listening();
-      const port = gate.port;
-      await waitForStatus(port, '/health', 200);
-      // As Railway's edge sends it.
-      expect(await wsFirstMessage(port, { 'X-Real-IP': '203.0.113.7', 'X-Forwarded-For': '198.51.100.1, 203.0.113.7' })).toBe('203.0.113.7');
-      // A list whose first entry the client wrote: the last one is the proxy's.
-      expect(await wsFirstMessage(port, { 'X-Forwarded-For': '198.51.100.9, 192.0.2.4' })).toBe('192.0.2.4');
-      // What the app sees without the edge's headers: healthgate's own connection.
-      expect(await wsFirstMessage(port)).toBe('127.0.0.1');
-    });
+    (needsPython ? itWithPython : it)(
+      `${app}: X-Real-IP and X-Forwarded-For reach the app through healthgate unchanged; without them it sees 127.0.0.1`,
+      async () => {
+        const argv = ['node', '/app/healthgate.cjs', '--backend-port', '8081', '--', ...command];
+        const gate = startContainerCommand(await localCommand(argv), join(EXAMPLES, 'client-ip'));
+        await gate.listening();
+        const port = gate.port;
+        await waitForStatus(port, '/health', 200);
+        // As Railway's edge sends it.
+        expect(await wsFirstMessage(port, { 'X-Real-IP': '203.0.113.7', 'X-Forwarded-For': '198.51.100.1, 203.0.113.7' })).toBe(
+          '203.0.113.7',
+        );
+        // A list whose first entry the client wrote: the last one is the proxy's.
+        expect(await wsFirstMessage(port, { 'X-Forwarded-For': '198.51.100.9, 192.0.2.4' })).toBe('192.0.2.4');
+        // What the app sees without the edge's headers: healthgate's own connection.
+        expect(await wsFirstMessage(port)).toBe('127.0.0.1');
+      },
+    );
   }
 });

@@ -6,7 +6,11 @@ import { buildImage, checkContainer, ensureBaseImages, nodeBaseMajors, podmanUna
 
 const IMAGES = [
   { name: 'Dockerfile', dockerfile: 'Dockerfile', tag: 'localhost/healthgate-test/healthgate:latest' },
-  { name: 'docs/examples/railway-node', dockerfile: 'docs/examples/railway-node/Dockerfile', tag: 'localhost/healthgate-test/railway-node:latest' },
+  {
+    name: 'docs/examples/railway-node',
+    dockerfile: 'docs/examples/railway-node/Dockerfile',
+    tag: 'localhost/healthgate-test/railway-node:latest',
+  },
 ];
 
 const unavailable = podmanUnavailable();

@@ -75,7 +75,13 @@ export async function buildImage(dockerfile: string, tag: string, context = ROOT
 
 /** Every process in a container: name and real uid, read from /proc by a process inside it. */
 async function processes(container: string): Promise<Array<{ pid: number; name: string; uid: number }>> {
-  const out = await podman(['exec', container, 'sh', '-c', 'for s in /proc/[0-9]*/status; do echo "$s $(grep -E "^(Name|Uid):" "$s" | tr "\\n" " ")"; done']);
+  const out = await podman([
+    'exec',
+    container,
+    'sh',
+    '-c',
+    'for s in /proc/[0-9]*/status; do echo "$s $(grep -E "^(Name|Uid):" "$s" | tr "\\n" " ")"; done',
+  ]);
   return out
     .trim()
     .split('\n')
@@ -93,7 +99,19 @@ async function processes(container: string): Promise<Array<{ pid: number; name: 
 export async function checkContainer(tag: string, expected: { uid?: number } = {}): Promise<void> {
   const port = await freePort();
   const name = `healthgate-test-${process.pid}-${port}`;
-  await podman(['run', '-d', '--name', name, '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', '-p', `127.0.0.1:${port}:8080`, tag]);
+  await podman([
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--ulimit',
+    'nofile=4096:4096',
+    '--ulimit',
+    'nproc=4096:4096',
+    '-p',
+    `127.0.0.1:${port}:8080`,
+    tag,
+  ]);
   defer(() => podman(['rm', '-f', '-t', '0', name]).then(() => undefined));
 
   // The image starts node twice: a minute on a loaded 2-core machine is 5× what it takes.

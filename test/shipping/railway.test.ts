@@ -24,10 +24,15 @@ function typeErrors(text?: string): string[] {
   };
   const host = ts.createCompilerHost(options);
   if (text !== undefined) {
-    const original = { getSourceFile: host.getSourceFile.bind(host), fileExists: host.fileExists.bind(host), readFile: host.readFile.bind(host) };
+    const original = {
+      getSourceFile: host.getSourceFile.bind(host),
+      fileExists: host.fileExists.bind(host),
+      readFile: host.readFile.bind(host),
+    };
     host.fileExists = (f) => f === fileName || original.fileExists(f);
     host.readFile = (f) => (f === fileName ? text : original.readFile(f));
-    host.getSourceFile = (f, language, ...rest) => (f === fileName ? ts.createSourceFile(f, text, language) : original.getSourceFile(f, language, ...rest));
+    host.getSourceFile = (f, language, ...rest) =>
+      f === fileName ? ts.createSourceFile(f, text, language) : original.getSourceFile(f, language, ...rest);
   }
   const program = ts.createProgram([fileName], options, host);
   return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));

@@ -25,7 +25,8 @@ const CI_LINES = [...readFileSync(join(ROOT, 'scripts', 'node-line.sh'), 'utf8')
 
 const withPython = hasPythonWebsockets();
 const itWithPython = withPython ? it : it.skip;
-if (!withPython) console.warn(`${DEBIAN_PYTHON} has no websockets module: the Python recipes are skipped (apt-get install python3-websockets)`);
+if (!withPython)
+  console.warn(`${DEBIAN_PYTHON} has no websockets module: the Python recipes are skipped (apt-get install python3-websockets)`);
 const unavailable = podmanUnavailable();
 if (unavailable) console.warn(`SKIPPED the three-line Dockerfile build: ${unavailable}`);
 const itWithPodman = unavailable ? it.skip : it;
@@ -77,7 +78,9 @@ describe('recipes.md: any Dockerfile, three lines', () => {
     expect(lines).toHaveLength(5);
     const major = /^COPY --from=node:(\d+)-bookworm-slim \/usr\/local\/bin\/node \/usr\/local\/bin\/node$/.exec(copyNode)?.[1];
     expect(CI_LINES).toContain(major);
-    expect(addBundle).toMatch(/^ADD --checksum=sha256:\S.* https:\/\/github\.com\/\S+\/healthgate\/releases\/download\/v\d+\.\d+\.\d+\/healthgate\.cjs \/app\/healthgate\.cjs$/);
+    expect(addBundle).toMatch(
+      /^ADD --checksum=sha256:\S.* https:\/\/github\.com\/\S+\/healthgate\/releases\/download\/v\d+\.\d+\.\d+\/healthgate\.cjs \/app\/healthgate\.cjs$/,
+    );
     expect(installTini).toMatch(/apt-get install -y --no-install-recommends tini libatomic1\b/);
     // The same ENTRYPOINT as the example images, so the rest of the docs apply unchanged.
     const example = parseDockerfile(readFileSync(join(EXAMPLES, 'railway-python', 'Dockerfile'), 'utf8')).at(-1)!;
@@ -85,33 +88,39 @@ describe('recipes.md: any Dockerfile, three lines', () => {
     expect(cmd).toMatch(/^CMD \[/);
   });
 
-  itWithPodman('built with podman into a bare Debian image (no node, no libatomic1), it answers /health, echoes, and stops with 0', async () => {
-    const major = /node:(\d+)-/.exec(copyNode)![1];
-    await ensureBaseImages([major]);
-    const context = mkdtempSync(join(tmpdir(), 'healthgate-three-lines-'));
-    defer(() => rmSync(context, { recursive: true, force: true }));
-    for (const file of ['healthgate.cjs', 'demo.cjs']) copyFileSync(join(ROOT, 'dist', file), join(context, file));
-    // What release.yml publishes beside the file: `sha256sum healthgate.cjs`.
-    const sha256 = createHash('sha256').update(readFileSync(join(context, 'healthgate.cjs'))).digest('hex');
-    writeFileSync(join(context, 'healthgate.cjs.sha256'), `${sha256}  healthgate.cjs\n`);
-    const dockerfile = [
-      // Any Debian-based app image: here the bare bookworm of scripts/base-images.sh.
-      'FROM localhost/healthgate-standin/debian:bookworm-minbase',
-      copyNode,
-      // buildah 1.28 has no ADD --checksum: the same file from this build, checked the same way.
-      'COPY healthgate.cjs healthgate.cjs.sha256 /app/',
-      'RUN cd /app && sha256sum -c healthgate.cjs.sha256',
-      installTini,
-      'COPY demo.cjs /app/demo.cjs',
-      entrypoint,
-      // The app: the demo echo server, which reads PORT as healthgate sets it.
-      'CMD ["node", "/app/demo.cjs"]',
-    ].join('\n');
-    writeFileSync(join(context, 'Dockerfile'), `${dockerfile}\n`);
-    const { seconds, megabytes } = await buildImage(join(context, 'Dockerfile'), 'localhost/healthgate-test/three-lines:latest', context);
-    console.log(`three-line recipe: podman build took ${seconds.toFixed(1)} s (layer cache may apply); image ${megabytes.toFixed(1)} MB`);
-    await checkContainer('localhost/healthgate-test/three-lines:latest');
-  }, 900_000);
+  itWithPodman(
+    'built with podman into a bare Debian image (no node, no libatomic1), it answers /health, echoes, and stops with 0',
+    async () => {
+      const major = /node:(\d+)-/.exec(copyNode)![1];
+      await ensureBaseImages([major]);
+      const context = mkdtempSync(join(tmpdir(), 'healthgate-three-lines-'));
+      defer(() => rmSync(context, { recursive: true, force: true }));
+      for (const file of ['healthgate.cjs', 'demo.cjs']) copyFileSync(join(ROOT, 'dist', file), join(context, file));
+      // What release.yml publishes beside the file: `sha256sum healthgate.cjs`.
+      const sha256 = createHash('sha256')
+        .update(readFileSync(join(context, 'healthgate.cjs')))
+        .digest('hex');
+      writeFileSync(join(context, 'healthgate.cjs.sha256'), `${sha256}  healthgate.cjs\n`);
+      const dockerfile = [
+        // Any Debian-based app image: here the bare bookworm of scripts/base-images.sh.
+        'FROM localhost/healthgate-standin/debian:bookworm-minbase',
+        copyNode,
+        // buildah 1.28 has no ADD --checksum: the same file from this build, checked the same way.
+        'COPY healthgate.cjs healthgate.cjs.sha256 /app/',
+        'RUN cd /app && sha256sum -c healthgate.cjs.sha256',
+        installTini,
+        'COPY demo.cjs /app/demo.cjs',
+        entrypoint,
+        // The app: the demo echo server, which reads PORT as healthgate sets it.
+        'CMD ["node", "/app/demo.cjs"]',
+      ].join('\n');
+      writeFileSync(join(context, 'Dockerfile'), `${dockerfile}\n`);
+      const { seconds, megabytes } = await buildImage(join(context, 'Dockerfile'), 'localhost/healthgate-test/three-lines:latest', context);
+      console.log(`three-line recipe: podman build took ${seconds.toFixed(1)} s (layer cache may apply); image ${megabytes.toFixed(1)} MB`);
+      await checkContainer('localhost/healthgate-test/three-lines:latest');
+    },
+    900_000,
+  );
 });
 
 describe('recipes.md: Railway with Railpack', () => {
@@ -127,21 +136,24 @@ describe('recipes.md: Railway with Railpack', () => {
     expect(config.deploy.startCommand).toMatch(/^exec tini -- node .*healthgate\.cjs --backend-port 8081 -- python app\.py$/);
   });
 
-  itWithPython('its start command, run by bash -c as a Railpack image runs it, puts tini first and answers /health and a WebSocket', async () => {
-    const { dir, path } = appFolder();
-    const backendPort = await freePort();
-    const command = config.deploy.startCommand.replace('--backend-port 8081', `--backend-port ${backendPort}`);
-    expect(command).not.toBe(config.deploy.startCommand);
-    const gate = startShell(command, dir, { PATH: path, PORT: '0', HEALTHGATE_HOST: '127.0.0.1' });
-    await gate.listening();
-    const port = gate.port;
-    // The process Railway signals is tini, not bash.
-    expect(readFileSync(`/proc/${gate.child.pid}/comm`, 'utf8').trim()).toBe('tini');
-    await waitForStatus(port, '/health', 200);
-    expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
-    await gate.stop();
-    expect(await gate.exited).toEqual({ code: 0, signal: null });
-  });
+  itWithPython(
+    'its start command, run by bash -c as a Railpack image runs it, puts tini first and answers /health and a WebSocket',
+    async () => {
+      const { dir, path } = appFolder();
+      const backendPort = await freePort();
+      const command = config.deploy.startCommand.replace('--backend-port 8081', `--backend-port ${backendPort}`);
+      expect(command).not.toBe(config.deploy.startCommand);
+      const gate = startShell(command, dir, { PATH: path, PORT: '0', HEALTHGATE_HOST: '127.0.0.1' });
+      await gate.listening();
+      const port = gate.port;
+      // The process Railway signals is tini, not bash.
+      expect(readFileSync(`/proc/${gate.child.pid}/comm`, 'utf8').trim()).toBe('tini');
+      await waitForStatus(port, '/health', 200);
+      expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
+      await gate.stop();
+      expect(await gate.exited).toEqual({ code: 0, signal: null });
+    },
+  );
 });
 
 describe('recipes.md: Render', () => {
@@ -197,17 +209,21 @@ describe('recipes.md: Fly.io', () => {
     expect(existsSync(join(ROOT, dockerfile))).toBe(true);
   });
 
-  itWithPython("after a WebSocket echo, a SIGTERM to the Dockerfile's command ends in exit 0 within kill_timeout", async () => {
-    const gate = startContainerCommand(await localCommand(pythonExampleArgv(dockerfile)), join(EXAMPLES, 'railway-python'));
-    await gate.listening();
-    const port = gate.port;
-    await waitForStatus(port, fly.services[0].http_checks[0].path, 200);
-    expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
-    const started = Date.now();
-    gate.child.kill(fly.kill_signal as NodeJS.Signals);
-    expect(await gate.exited).toEqual({ code: 0, signal: null });
-    expect(Date.now() - started).toBeLessThan(fly.kill_timeout * 1000);
-  }, 60_000);
+  itWithPython(
+    "after a WebSocket echo, a SIGTERM to the Dockerfile's command ends in exit 0 within kill_timeout",
+    async () => {
+      const gate = startContainerCommand(await localCommand(pythonExampleArgv(dockerfile)), join(EXAMPLES, 'railway-python'));
+      await gate.listening();
+      const port = gate.port;
+      await waitForStatus(port, fly.services[0].http_checks[0].path, 200);
+      expect((await wsRoundTrip(port)).text).toBe('hello through healthgate');
+      const started = Date.now();
+      gate.child.kill(fly.kill_signal as NodeJS.Signals);
+      expect(await gate.exited).toEqual({ code: 0, signal: null });
+      expect(Date.now() - started).toBeLessThan(fly.kill_timeout * 1000);
+    },
+    60_000,
+  );
 });
 
 describe('recipes.md: without entrypoint mode', () => {
@@ -221,7 +237,11 @@ describe('recipes.md: without entrypoint mode', () => {
   async function runRecipe(text: string): Promise<{ port: number; gate: CliProcess }> {
     const { dir, path } = appFolder();
     const [port, backendPort] = [await freePort(), await freePort()];
-    const gate = startShell(text.replaceAll('8081', String(backendPort)), dir, { PATH: path, PORT: String(port), HEALTHGATE_HOST: '127.0.0.1' });
+    const gate = startShell(text.replaceAll('8081', String(backendPort)), dir, {
+      PATH: path,
+      PORT: String(port),
+      HEALTHGATE_HOST: '127.0.0.1',
+    });
     return { port, gate };
   }
 

@@ -35,7 +35,11 @@ describe('.github/workflows', () => {
     const lint = await createLinter();
     const broken = read('ci.yml').replace('node-version: ${{ matrix.node }}', 'node-version: ${{ matrix.nodee }}');
     expect(broken).not.toBe(read('ci.yml'));
-    expect(lint(broken, 'ci.yml').map((f) => f.message).join('\n')).toMatch(/nodee/);
+    expect(
+      lint(broken, 'ci.yml')
+        .map((f) => f.message)
+        .join('\n'),
+    ).toMatch(/nodee/);
   });
 
   it("ci.yml tests the exact Node versions that .ci/run pins (scripts/node-line.sh), down to engines' minimum", () => {

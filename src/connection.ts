@@ -21,7 +21,7 @@ export interface ConnectionContext {
   readonly log: Log;
   /** The bytes of the answer to a local request; a promise when a check or a scrape runs first. */
   answerLocal(target: LocalTarget, head: RequestHead): Buffer | Promise<Buffer>;
-  /** Sees the first bytes of each stream routed to the backend (diagnose.ts: a platform probe on an unanswered path). */
+  /** Sees the first bytes of each stream routed to the backend, synchronously (diagnose.ts: a platform probe on an unanswered path). */
   routedToBackend(sniffed: Buffer): void;
 }
 
@@ -373,6 +373,9 @@ export class Connection {
 
   private connectBackend(): void {
     this.setState('connecting');
+    // At routing, not at hand-over: a probe on an unanswered path is worth a warning also when
+    // the app is down. The sniffer reads these bytes synchronously and keeps none of them.
+    this.ctx.routedToBackend(this.buffered);
     this.cancelConnect = this.ctx.backend.connect(CONNECT_TIMEOUT_MS, (err, backend) => this.onBackendConnect(err, backend));
   }
 
@@ -412,7 +415,6 @@ export class Connection {
     this.classify('backend');
     this.setState('piping');
     const sniffed = this.length > 0 ? Buffer.from(this.buffered) : EMPTY;
-    if (sniffed.length > 0) this.ctx.routedToBackend(sniffed);
     this.store = EMPTY;
     this.length = 0;
     this.detach();

@@ -147,3 +147,14 @@ it('on Railway with RAILWAY_DEPLOYMENT_DRAINING_SECONDS=0 (its default): one war
   cli.kill('SIGTERM');
   expect((await cli.waitForLog('draining')).drainTimeoutMs).toBe(500);
 });
+
+it('a platform probe on an unanswered path is named also while the app is down (the probe gets 503)', async () => {
+  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(await freePort())]);
+  const port = (await cli.listening()).port as number;
+  const answer = onlyResponse(
+    await rawRequest(port, requestHead('GET /healthz HTTP/1.1', ['Host: healthcheck.railway.app', 'Connection: close'])),
+  );
+  expect(answer.status).toBe(503);
+  const line = await cli.waitForLog('platform health check on a path healthgate passes to the app');
+  expect(line).toMatchObject({ path: '/healthz', platform: 'Railway' });
+});

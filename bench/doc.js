@@ -74,7 +74,12 @@ ${report.resultTables(rows, summary, []).storm}
 Targets (issue 14), same run:
 
 ${report.stormTargetsTable(summary)}
-`;
+${before ? `
+Before and after issue 14's changes, same run: *${before.label}* against healthgate, each with its
+ratio to HAProxy and to the naive Node pipe (medians over the rounds):
+
+${report.beforeAfterTable(summary)}
+` : ''}`;
 }
 
 function performanceDoc({ facts, settings: s, rows, rounds, summary, warnings, elapsedSeconds, waitedSeconds = 0, wsPath, speed }) {

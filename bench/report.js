@@ -97,6 +97,8 @@ function table(rows, summary, keys, extra = []) {
       lines.push(`| ${row.label} | skipped: ${row.missing} |${head.slice(2).map(() => '').join('|')}|`);
       continue;
     }
+    // The "before" row runs only some measurements (measure.js): no line of dashes where it did not.
+    if (row.id === 'healthgate-before' && keys.every((k) => summary[row.id]?.[k]?.median === undefined)) continue;
     lines.push(`| ${[row.label, ...extra.map((e) => e.value(row)), ...keys.map((k) => cell(summary, row.id, k))].join(' | ')} |`);
   }
   return lines.join('\n');
@@ -124,6 +126,42 @@ function stormTable(rows, summary) {
     });
     const failed = summary[row.id]?.stormProbeFailed?.values?.filter((v) => v !== undefined) ?? [];
     lines.push(`| ${[row.label, ...cells, failed.length ? String(Math.max(...failed)) : '—'].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The figures that issue 14 shows before and after, and the HAProxy row each is compared with. */
+const BEFORE_AFTER = [
+  { key: 'bulkMbPerS', haproxy: 'haproxy-tcp' },
+  { key: 'bulkCpuPerGb', haproxy: 'haproxy-tcp' },
+  { key: 'cpuUsPerConn', haproxy: 'haproxy-tcp' },
+  { key: 'idleKbPerConn', haproxy: 'haproxy-tcp' },
+  { key: 'stormMs', haproxy: 'haproxy-http' },
+  { key: 'stormProbeP99', haproxy: 'haproxy-http' },
+  { key: 'stormCpuUsPerConn', haproxy: 'haproxy-http' },
+  { key: 'stormKbPerConn', haproxy: 'haproxy-http' },
+];
+
+/**
+ * healthgate before (BENCH_BASELINE) and after, same run, each with its ratio to HAProxy (tcp for
+ * the tunnel figures, http for the storm's) and to the naive Node pipe; '' when the before row did
+ * not run.
+ */
+function beforeAfterTable(summary) {
+  if (!summary['healthgate-before']) return '';
+  const storm = (key) => (key.startsWith('storm') ? 'storm: ' : '');
+  const lines = ['| figure | before | after | before ÷ HAProxy | after ÷ HAProxy | before ÷ naive | after ÷ naive |', '|---|---|---|---|---|---|---|'];
+  const r = (row, key, ref) => {
+    const x = ratio(summary, row, key, ref);
+    return x === undefined ? '—' : `${x.toFixed(2)}×`;
+  };
+  for (const { key, haproxy } of BEFORE_AFTER) {
+    const f = BY_KEY[key];
+    const before = summary['healthgate-before']?.[key]?.median;
+    const after = summary.healthgate?.[key]?.median;
+    if (before === undefined && after === undefined) continue;
+    const label = `${storm(key)}${f.title} (${f.better} is better; HAProxy ${haproxy.slice(8)})`;
+    lines.push(`| ${[label, format(before, f.digits), format(after, f.digits), r('healthgate-before', key, haproxy), r('healthgate', key, haproxy), r('healthgate-before', key, 'naive'), r('healthgate', key, 'naive')].join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -235,4 +273,4 @@ function clientCpuTable(rows, rounds) {
   return lines.join('\n');
 }
 
-module.exports = { REFERENCE, FIGURES, TARGETS, STORM_TARGETS, median, summarise, resultTables, targetsTable, stormTargetsTable, roundsTable, clientCpuTable, ratio, format };
+module.exports = { REFERENCE, FIGURES, TARGETS, STORM_TARGETS, median, summarise, resultTables, targetsTable, stormTargetsTable, beforeAfterTable, roundsTable, clientCpuTable, ratio, format };

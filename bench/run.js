@@ -138,12 +138,14 @@ async function runCell(measurement, row, ctx) {
 
 /**
  * The storm holds STORM_CLIENTS connections open at once: the proxy needs two descriptors per
- * client (every child gets the hard open-file limit, processes.js), the backend and the client one,
+ * client (every child gets the hard open-file limit, processes.js; healthgate's own cap is half of
+ * it, less a reserve, listener.ts), the backend and the client one,
  * HAProxy's `maxconn` must admit them, and the loopback needs two ephemeral ports per client.
  * Throws with what to raise rather than measure a proxy that refuses connections.
  */
 function checkStormLimits(s) {
-  const fds = 2 * (s.stormClients + s.stormInFlight) + 64;
+  // The handshakes in flight are among the clients; 64 for the listener, the probe and stdio.
+  const fds = 2 * s.stormClients + 64;
   if (proc.nofile < fds) throw new Error(`the storm needs ${fds} open files per proxy; the hard limit is ${proc.nofile} (raise it: ulimit -Hn, or lower BENCH_STORM_CLIENTS)`);
   if (s.stormClients + s.idleWarmupCount > 8500) throw new Error(`HAProxy's maxconn (9000, rows.js) admits at most 8500 storm clients`);
   try {
@@ -279,6 +281,8 @@ async function main() {
   if (measurements.includes('storm')) {
     process.stdout.write(`\nReconnect storm (${SETTINGS.stormClients} clients, ${SETTINGS.stormInFlight} handshakes in flight):\n\n${tables.storm}\n\nStorm targets (same run):\n\n${report.stormTargetsTable(summary)}\n`);
   }
+  const beforeAfter = report.beforeAfterTable(summary);
+  if (beforeAfter) process.stdout.write(`\nhealthgate before and after (same run):\n\n${beforeAfter}\n`);
   for (const warning of warnings) process.stdout.write(`\nwarning: ${warning}`);
   process.stdout.write(`\n\nrun time: ${elapsedSeconds.toFixed(0)} s, of which ${waitedSeconds.toFixed(0)} s waiting for other processes\n`);
 

@@ -12,7 +12,13 @@
  *       server's close and EOF, close. Prints completed connections per second.
  *   client idle    HOST PORT PATH COUNT CONCURRENCY
  *       opens COUNT WebSocket connections (CONCURRENCY handshakes at a time), prints
- *       "ready COUNT", waits for a line (or EOF) on stdin, then resets them all.
+ *       "ready COUNT START_MS END_MS" (CLOCK_MONOTONIC milliseconds of the first connect and
+ *       the last 101, comparable with the probe's), waits for a line (or EOF) on stdin, then
+ *       resets them all. The storm measurement is this mode with 1,000 handshakes in flight.
+ *   client probe   HOST PORT PATH INTERVAL_MS
+ *       every INTERVAL_MS, on a fresh connection: GET PATH with `Connection: close`, timed from
+ *       connect() to the end of the answer's head; one line per probe, "p START_MS US STATUS"
+ *       (status 0: no answer within 5 s), until a line (or EOF) arrives on stdin.
  *   client exec    CMD [ARGS...]
  *       runs CMD (its stdout and stderr pass through), then prints its CPU time.
  *
@@ -26,6 +32,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -499,8 +506,9 @@ static int mode_idle(int argc, char **argv) {
     }
     if (now_s() - t0 > 60) die("idle: only %d of %d connections open after 60 s", open, count);
   }
-  double open_s = now_s() - t0;
-  printf("ready %d\n", open);
+  double t1 = now_s();
+  double open_s = t1 - t0;
+  printf("ready %d %.3f %.3f\n", open, t0 * 1000.0, t1 * 1000.0);
   fflush(stdout);
   char line[64];
   ssize_t ignored = read(0, line, sizeof line);
@@ -514,6 +522,79 @@ static int mode_idle(int argc, char **argv) {
   }
   for (int i = 0; i < count; i++) reset_close(slots[i].fd);
   printf("{\"mode\":\"idle\",\"connections\":%d,\"lost\":%d,\"open_seconds\":%.4f,", open, lost, open_s);
+  print_footer();
+  return 0;
+}
+
+/* ---- probe: a health GET on a fresh connection every INTERVAL_MS ----------------------------- */
+
+/* Waits until fd is ready for `events` or the deadline passes; 1 when ready. */
+static int wait_fd(int fd, short events, double deadline) {
+  for (;;) {
+    double left = deadline - now_s();
+    if (left <= 0) return 0;
+    struct pollfd p = {.fd = fd, .events = events};
+    int n = poll(&p, 1, (int)(left * 1000) + 1);
+    if (n > 0) return 1;
+    if (n < 0 && errno != EINTR) return 0;
+  }
+}
+
+/* One probe: returns the HTTP status (0 on failure or timeout). */
+static int probe_once(const char *req, size_t req_len) {
+  double deadline = now_s() + 5.0;
+  int fd = new_socket(1);
+  int status = 0;
+  int r = connect(fd, (struct sockaddr *)&target, sizeof target);
+  if (r < 0 && errno != EINPROGRESS) goto out;
+  if (!wait_fd(fd, POLLOUT, deadline)) goto out;
+  int err = 0;
+  socklen_t elen = sizeof err;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+  if (err != 0 || write(fd, req, req_len) != (ssize_t)req_len) goto out;
+  char buf[2048];
+  size_t len = 0;
+  while (!head_done(buf, len) && len < sizeof buf) {
+    if (!wait_fd(fd, POLLIN, deadline)) goto out;
+    ssize_t n = read(fd, buf + len, sizeof buf - len);
+    if (n < 0 && errno == EAGAIN) continue;
+    if (n <= 0) goto out;
+    len += (size_t)n;
+  }
+  if (head_done(buf, len) && len >= 12 && memcmp(buf, "HTTP/1.", 7) == 0) status = atoi(buf + 9);
+out:
+  reset_close(fd);
+  return status;
+}
+
+static int mode_probe(int argc, char **argv) {
+  if (argc != 6) die("usage: client probe HOST PORT PATH INTERVAL_MS");
+  setup_target(argv[2], argv[3], argv[4]);
+  double interval = atof(argv[5]) / 1000.0;
+  char req[512];
+  int req_len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n", argv[4], argv[2], argv[3]);
+  if (req_len <= 0 || (size_t)req_len >= sizeof req) die("path too long");
+  long probes = 0, failed = 0;
+  double next = now_s();
+  for (;;) {
+    /* Sleep until the next tick, or stop at a line (or EOF) on stdin. */
+    struct pollfd in = {.fd = 0, .events = POLLIN};
+    double left = next - now_s();
+    int n = poll(&in, 1, left > 0 ? (int)(left * 1000) : 0);
+    if (n > 0) break;
+    if (left > 0 && now_s() < next) continue;
+    double t = now_s();
+    int status = probe_once(req, (size_t)req_len);
+    double us = (now_s() - t) * 1e6;
+    printf("p %.3f %.0f %d\n", t * 1000.0, us, status);
+    fflush(stdout);
+    probes++;
+    if (status != 200) failed++;
+    /* A slow probe delays the next, as a platform's prober that waits for its answer does. */
+    next += interval;
+    if (next < now_s()) next = now_s();
+  }
+  printf("{\"mode\":\"probe\",\"probes\":%ld,\"failed\":%ld,", probes, failed);
   print_footer();
   return 0;
 }
@@ -541,13 +622,14 @@ static int mode_exec(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   started_s = now_s();
-  if (argc < 2) die("usage: client bulk|latency|rate|idle|exec ...");
+  if (argc < 2) die("usage: client bulk|latency|rate|idle|probe|exec ...");
   signal(SIGPIPE, SIG_IGN);
   if (strcmp(argv[1], "bulk") == 0) return mode_bulk(argc, argv);
   if (strcmp(argv[1], "latency") == 0) return mode_latency(argc, argv);
   if (strcmp(argv[1], "rate") == 0) return mode_rate(argc, argv);
   if (strcmp(argv[1], "idle") == 0) return mode_idle(argc, argv);
   if (strcmp(argv[1], "exec") == 0) return mode_exec(argc, argv);
+  if (strcmp(argv[1], "probe") == 0) return mode_probe(argc, argv);
   die("unknown mode %s", argv[1]);
   return 2;
 }

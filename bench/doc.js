@@ -51,6 +51,41 @@ function sourceState() {
   return dirty ? `commit ${commit}, with uncommitted changes in src/, bin/ or scripts/` : `commit ${commit}`;
 }
 
+/** The reconnect storm (issue 14): its table with ratios, its targets, before and after. */
+function stormSection(rows, summary, s) {
+  const ran = rows.some((r) => summary[r.id]?.stormMs?.median !== undefined);
+  if (!ran) return '';
+  const before = rows.find((r) => r.id === 'healthgate-before' && !r.missing);
+  return `## Reconnect storm (issue 14)
+
+What users feel after a redeploy: ${s.stormClients.toLocaleString('en-US')} WebSocket clients connect at once through the
+proxy, ${s.stormInFlight.toLocaleString('en-US')} handshakes in flight (each a real handshake with the \`ws\` backend, answered 101),
+and stay open, while a probe asks \`GET /health\` every ${s.stormProbeMs} ms on a fresh connection. **all connected
+ms** runs from the first connect to the last 101; **probe p50/p99** are over the probes that
+started within it (timed from connect to the end of the answer's head; a handful of probes, so
+p99 is close to the slowest); **proxy CPU µs per conn** is the proxy's CPU time over the same span
+divided by the clients; **proxy RSS KB per open conn** is the RSS added once all are open and
+${s.idleSettleMs} ms have passed, over the clients. The direct row has no proxy: its probe is answered by the
+backend's Node http server. Ratios in brackets: **÷ HAProxy (http) / ÷ the naive Node pipe**, same
+run.${before ? ` *${before.label}* is healthgate built from that commit in this run (\`BENCH_BASELINE\`), the before of this issue's changes.` : ''}
+
+${report.resultTables(rows, summary, []).storm}
+
+Targets (issue 14), same run:
+
+${report.stormTargetsTable(summary)}
+${
+  before
+    ? `
+Before and after issue 14's changes, same run: *${before.label}* against healthgate, each with its
+ratio to HAProxy and to the naive Node pipe (medians over the rounds):
+
+${report.beforeAfterTable(summary)}
+`
+    : ''
+}`;
+}
+
 function performanceDoc({ facts, settings: s, rows, rounds, summary, warnings, elapsedSeconds, waitedSeconds = 0, wsPath, speed }) {
   const speeds = Object.entries(speed);
   const first = speeds[0]?.[1] ?? 1;
@@ -88,6 +123,7 @@ backend's Node http server.
 
 ${report.targetsTable(summary)}
 
+${stormSection(rows, summary, s)}
 ${analysis()}
 ## Method
 

@@ -1,5 +1,5 @@
 'use strict';
-// The five measurements. Each cell starts a fresh proxy for one row, warms it up, reads the proxy's
+// The six measurements. Each cell starts a fresh proxy for one row, warms it up, reads the proxy's
 // CPU time (utime + stime over its process tree) and RSS before and after the timed part, and
 // stops the proxy. The load comes from the C client (bench/client.c) or wrk, whose own CPU use is
 // reported so that a saturated load generator is seen.
@@ -79,23 +79,25 @@ function rate(row, ctx) {
   });
 }
 
-/** Opens `count` idle connections with the client's idle mode; calls `whileOpen` before closing them. */
-function holdIdle(ctx, port, count, whileOpen) {
+/**
+ * Opens `count` idle connections with the client's idle mode (`concurrency` handshakes in flight);
+ * calls `whileOpen({ count, startMs, endMs })` (CLOCK_MONOTONIC ms of the first connect and the
+ * last 101) before closing them.
+ */
+function holdIdle(ctx, port, count, whileOpen, concurrency = ctx.settings.idleConcurrency) {
   return new Promise((resolve, reject) => {
-    const child = proc.start(
-      ctx.clientPath,
-      ['idle', HOST, String(port), ctx.wsPath, String(count), String(ctx.settings.idleConcurrency)],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
+    const child = proc.start(ctx.clientPath, ['idle', HOST, String(port), ctx.wsPath, String(count), String(concurrency)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let released = false;
     child.stdout.on('data', (text) => {
       stdout += text;
-      if (!released && stdout.includes('ready ')) {
+      // The whole line: a chunk may end inside it.
+      const ready = /^ready (\d+) ([\d.]+) ([\d.]+)\n/m.exec(stdout);
+      if (!released && ready) {
         released = true;
-        Promise.resolve()
+        Promise.resolve({ count: Number(ready[1]), startMs: Number(ready[2]), endMs: Number(ready[3]) })
           .then(whileOpen)
           .then(
             (value) => {
@@ -177,7 +179,102 @@ function health(row, ctx) {
   });
 }
 
-/** The measurements in the order a round runs them. */
-const MEASUREMENTS = { bulk, latency, rate, idle, health };
+/** Starts the client's probe mode on `port`; `stop()` resolves with its samples `[{ startMs, us, status }]`. */
+function startProbe(ctx, port, path, intervalMs) {
+  const child = proc.start(ctx.clientPath, ['probe', HOST, String(port), path, String(intervalMs)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (text) => (stdout += text));
+  return {
+    stop: () =>
+      new Promise((resolve, reject) => {
+        if (child.exitCode !== null) return reject(new Error(`probe exited early (${child.exitCode}): ${child.output}`));
+        child.once('exit', (code) => {
+          if (code !== 0) return reject(new Error(`probe exit ${code}: ${child.output}`));
+          const samples = [];
+          for (const line of stdout.split('\n')) {
+            const m = /^p ([\d.]+) (\d+) (\d+)$/.exec(line);
+            if (m) samples.push({ startMs: Number(m[1]), us: Number(m[2]), status: Number(m[3]) });
+          }
+          resolve(samples);
+        });
+        child.stdin.end('stop\n');
+      }),
+  };
+}
 
-module.exports = { MEASUREMENTS, runClient, holdIdle };
+/** The q-quantile (nearest rank) of numbers. */
+function quantile(values, q) {
+  if (values.length === 0) return undefined;
+  const xs = [...values].sort((a, b) => a - b);
+  return xs[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)];
+}
+
+/** The rows the storm runs on: the issue's four. */
+const STORM_ROWS = new Set(['direct', 'healthgate', 'healthgate-before', 'haproxy-http', 'naive']);
+
+/**
+ * Storm (issue 14, a redeploy's reconnect wave): STORM_CLIENTS WebSocket clients connect with
+ * STORM_IN_FLIGHT handshakes at a time and stay open, while a probe GETs /health every
+ * STORM_PROBE_MS on a fresh connection. Time until the last 101; the probes that started within
+ * it; the proxy's CPU from the first connect to the last 101, per connection; its RSS added per
+ * open connection once they are all open and settled.
+ */
+function storm(row, ctx) {
+  const s = ctx.settings;
+  return withInstance(row, ctx, async (instance) => {
+    // Warm-up as for idle: accept, handshake and close have run before the baseline.
+    await holdIdle(ctx, instance.port, s.idleWarmupCount, () => undefined);
+    await proc.sleep(s.idleSettleMs);
+    const probe = startProbe(ctx, instance.port, '/health', s.stormProbeMs);
+    await proc.sleep(4 * s.stormProbeMs);
+    const before = usage(instance);
+    let probeSamples;
+    const { value, result } = await holdIdle(
+      ctx,
+      instance.port,
+      s.stormClients,
+      async (ready) => {
+        const atReady = usage(instance);
+        probeSamples = await probe.stop();
+        await proc.sleep(s.idleSettleMs);
+        return { ready, atReady, settled: usage(instance) };
+      },
+      s.stormInFlight,
+    ).catch(async (err) => {
+      await probe.stop().catch(() => undefined);
+      throw err;
+    });
+    if (result.lost > 0) throw new Error(`${result.lost} storm connections were closed by the proxy`);
+    const { ready, atReady, settled } = value;
+    const during = probeSamples.filter((p) => p.startMs >= ready.startMs && p.startMs <= ready.endMs);
+    const answered = during.filter((p) => p.status === 200).map((p) => p.us / 1000);
+    return {
+      clients: ready.count,
+      stormMs: ready.endMs - ready.startMs,
+      probes: during.length,
+      probeFailed: during.length - answered.length,
+      probeP50Ms: quantile(answered, 0.5),
+      probeP99Ms: quantile(answered, 0.99),
+      cpuUsPerConn: before && ((atReady.cpuSeconds - before.cpuSeconds) * 1e6) / s.stormClients,
+      kbPerConn: before && (settled.rssKb - before.rssKb) / s.stormClients,
+      rssBeforeKb: before?.rssKb,
+      rssAfterKb: settled?.rssKb,
+      // The client's CPU over the storm: at most its whole CPU time (the resets at the end included).
+      clientCpuShare: result.cpu_s / result.open_seconds,
+    };
+  });
+}
+
+/** The measurements in the order a round runs them. */
+const MEASUREMENTS = { bulk, latency, rate, idle, health, storm };
+
+/** The measurements whose before and after docs/performance.md shows (issue 14). */
+const BEFORE_MEASUREMENTS = new Set(['bulk', 'rate', 'idle', 'storm']);
+
+/** Whether a measurement runs on a row: the storm on its rows only, the "before" row on BEFORE_MEASUREMENTS only. */
+function appliesTo(measurement, row) {
+  if (row.id === 'healthgate-before' && !BEFORE_MEASUREMENTS.has(measurement)) return false;
+  return measurement !== 'storm' || STORM_ROWS.has(row.id);
+}
+
+module.exports = { MEASUREMENTS, runClient, holdIdle, appliesTo, quantile };

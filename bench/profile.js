@@ -2,7 +2,7 @@
 'use strict';
 // Where healthgate spends its time and memory, under the bench's loads: not part of `npm run bench`.
 //
-//   node bench/profile.js cpu bulk|rate|health|health-close [seconds]
+//   node bench/profile.js cpu bulk|rate|health|health-close|storm [seconds]
 //       runs dist/healthgate.cjs under `node --cpu-prof`, drives it with the bench's load for
 //       `seconds` (default 10), and prints the functions with the most self time, and the
 //       self time per source (healthgate, node:net, streams, …).
@@ -40,6 +40,16 @@ async function drive(ctx, load, port, seconds) {
       return runClient(ctx, ['bulk', HOST, port, '/', 8, 65536, seconds, 4]);
     case 'rate':
       return runClient(ctx, ['rate', HOST, port, '/', 16, seconds]);
+    case 'storm': {
+      // Storms of 3,000 clients (1,000 handshakes in flight), each held open then reset, for `seconds`.
+      const end = Date.now() + seconds * 1000;
+      let storms = 0;
+      while (Date.now() < end) {
+        await holdIdle(ctx, port, 3000, () => undefined, 1000);
+        storms++;
+      }
+      return { storms, connections: storms * 3000 };
+    }
     case 'health':
     case 'health-close': {
       const args = ['exec', ctx.wrkPath, '-t1', '-c16', `-d${Math.round(seconds)}s`, '--latency'];
@@ -246,7 +256,7 @@ const task =
     ? cpu(arg1, Number(arg2 ?? 10))
     : mode === 'memory'
       ? memory(Number(arg1 ?? 5000))
-      : Promise.reject(new Error('usage: node bench/profile.js cpu bulk|rate|health|health-close [seconds] | memory [connections]'));
+      : Promise.reject(new Error('usage: node bench/profile.js cpu bulk|rate|health|health-close|storm [seconds] | memory [connections]'));
 task.then(
   () => process.exit(0),
   (err) => {

@@ -40,7 +40,16 @@ const FIGURES = [
     better: 'lower',
     digits: 1,
   },
+  { key: 'stormMs', title: 'all connected ms', pick: (c) => c.storm?.stormMs, better: 'lower', digits: 0 },
+  { key: 'stormProbeP50', title: 'probe p50 ms', pick: (c) => c.storm?.probeP50Ms, better: 'lower', digits: 1 },
+  { key: 'stormProbeP99', title: 'probe p99 ms', pick: (c) => c.storm?.probeP99Ms, better: 'lower', digits: 1 },
+  { key: 'stormCpuUsPerConn', title: 'proxy CPU µs per conn', pick: (c) => c.storm?.cpuUsPerConn, better: 'lower', digits: 0 },
+  { key: 'stormKbPerConn', title: 'proxy RSS KB per open conn', pick: (c) => c.storm?.kbPerConn, better: 'lower', digits: 1 },
+  { key: 'stormProbeFailed', title: 'storm probes failed', pick: (c) => c.storm?.probeFailed, better: 'lower', digits: 0 },
 ];
+const STORM_KEYS = ['stormMs', 'stormProbeP50', 'stormProbeP99', 'stormCpuUsPerConn', 'stormKbPerConn'];
+/** The storm's references (issue 14): ratios to HAProxy in http mode and to the naive Node pipe. */
+const STORM_REFS = ['haproxy-http', 'naive'];
 const BY_KEY = Object.fromEntries(FIGURES.map((f) => [f.key, f]));
 
 /**
@@ -108,6 +117,8 @@ function table(rows, summary, keys, extra = []) {
       );
       continue;
     }
+    // The "before" row runs only some measurements (measure.js): no line of dashes where it did not.
+    if (row.id === 'healthgate-before' && keys.every((k) => summary[row.id]?.[k]?.median === undefined)) continue;
     lines.push(`| ${[row.label, ...extra.map((e) => e.value(row)), ...keys.map((k) => cell(summary, row.id, k))].join(' | ')} |`);
   }
   return lines.join('\n');
@@ -115,6 +126,103 @@ function table(rows, summary, keys, extra = []) {
 
 const TUNNEL_KEYS = ['bulkMbPerS', 'bulkCpuPerGb', 'rttP50', 'rttP99', 'addedP50', 'addedP99', 'connPerS', 'cpuUsPerConn', 'idleKbPerConn'];
 const HEALTH_KEYS = ['healthKaRps', 'healthKaP99', 'healthKaCpu', 'healthCloseRps', 'healthCloseP99', 'healthCloseCpu'];
+
+/**
+ * The storm table: each figure with its ratios to HAProxy (http) and to the naive pipe, same run
+ * ("1.20× / 0.95×"); the direct row has no proxy, so only its time and probe (the backend's) count.
+ */
+function stormTable(rows, summary) {
+  const head = ['row', ...STORM_KEYS.map((k) => BY_KEY[k].title), 'probes failed'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const active = rows.filter((r) => !r.missing && summary[r.id]?.stormMs?.median !== undefined);
+  for (const row of active) {
+    const cells = STORM_KEYS.map((key) => {
+      const f = BY_KEY[key];
+      const value = summary[row.id]?.[key]?.median;
+      if (value === undefined) return 'n/a';
+      const ratios = STORM_REFS.map((ref) => (ref === row.id ? undefined : ratio(summary, row.id, key, ref)));
+      if (row.id === 'direct' || ratios.every((r) => r === undefined)) return format(value, f.digits);
+      return `${format(value, f.digits)} (${ratios.map((r) => (r === undefined ? '—' : `${r.toFixed(2)}×`)).join(' / ')})`;
+    });
+    const failed = summary[row.id]?.stormProbeFailed?.values?.filter((v) => v !== undefined) ?? [];
+    lines.push(`| ${[row.label, ...cells, failed.length ? String(Math.max(...failed)) : '—'].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The figures that issue 14 shows before and after, and the HAProxy row each is compared with. */
+const BEFORE_AFTER = [
+  { key: 'bulkMbPerS', haproxy: 'haproxy-tcp' },
+  { key: 'bulkCpuPerGb', haproxy: 'haproxy-tcp' },
+  { key: 'cpuUsPerConn', haproxy: 'haproxy-tcp' },
+  { key: 'idleKbPerConn', haproxy: 'haproxy-tcp' },
+  { key: 'stormMs', haproxy: 'haproxy-http' },
+  { key: 'stormProbeP99', haproxy: 'haproxy-http' },
+  { key: 'stormCpuUsPerConn', haproxy: 'haproxy-http' },
+  { key: 'stormKbPerConn', haproxy: 'haproxy-http' },
+];
+
+/**
+ * healthgate before (BENCH_BASELINE) and after, same run, each with its ratio to HAProxy (tcp for
+ * the tunnel figures, http for the storm's) and to the naive Node pipe; '' when the before row did
+ * not run.
+ */
+function beforeAfterTable(summary) {
+  if (!summary['healthgate-before']) return '';
+  const storm = (key) => (key.startsWith('storm') ? 'storm: ' : '');
+  const lines = [
+    '| figure | before | after | before ÷ HAProxy | after ÷ HAProxy | before ÷ naive | after ÷ naive |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  const r = (row, key, ref) => {
+    const x = ratio(summary, row, key, ref);
+    return x === undefined ? '—' : `${x.toFixed(2)}×`;
+  };
+  for (const { key, haproxy } of BEFORE_AFTER) {
+    const f = BY_KEY[key];
+    const before = summary['healthgate-before']?.[key]?.median;
+    const after = summary.healthgate?.[key]?.median;
+    if (before === undefined && after === undefined) continue;
+    const label = `${storm(key)}${f.title} (${f.better} is better; HAProxy ${haproxy.slice(8)})`;
+    lines.push(
+      `| ${[label, format(before, f.digits), format(after, f.digits), r('healthgate-before', key, haproxy), r('healthgate', key, haproxy), r('healthgate-before', key, 'naive'), r('healthgate', key, 'naive')].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Issue 14's targets: figure, reference row, bound on healthgate ÷ reference. */
+const STORM_TARGETS = [
+  { text: 'storm time ≤ 1.2× HAProxy (http)', key: 'stormMs', ref: 'haproxy-http', op: '<=', bound: 1.2 },
+  { text: 'probe p99 during the storm ≤ 1.0× HAProxy (http)', key: 'stormProbeP99', ref: 'haproxy-http', op: '<=', bound: 1.0 },
+  { text: 'CPU per connection ≤ 0.8× the naive pipe', key: 'stormCpuUsPerConn', ref: 'naive', op: '<=', bound: 0.8 },
+  { text: 'RSS per open connection ≤ 1.5× HAProxy (http)', key: 'stormKbPerConn', ref: 'haproxy-http', op: '<=', bound: 1.5 },
+];
+
+/** The storm targets: healthgate (and, where it ran, healthgate before) against each target's reference. */
+function stormTargetsTable(summary) {
+  const before = summary['healthgate-before']?.stormMs?.median !== undefined;
+  const lines = [
+    `| target | healthgate | reference | healthgate ÷ reference |${before ? ' healthgate before | before ÷ reference |' : ''}`,
+    `|---|---|---|---|${before ? '---|---|' : ''}`,
+  ];
+  for (const t of STORM_TARGETS) {
+    const f = BY_KEY[t.key];
+    const cells = [
+      t.text,
+      format(summary.healthgate?.[t.key]?.median, f.digits),
+      format(summary[t.ref]?.[t.key]?.median, f.digits),
+      verdict(ratio(summary, 'healthgate', t.key, t.ref), t),
+    ];
+    if (before)
+      cells.push(
+        format(summary['healthgate-before']?.[t.key]?.median, f.digits),
+        verdict(ratio(summary, 'healthgate-before', t.key, t.ref), t),
+      );
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
 
 /** The two result tables, `{ tunnel, health }`, each figure with its ratio to HAProxy (tcp). */
 function resultTables(rows, summary, rounds) {
@@ -127,7 +235,11 @@ function resultTables(rows, summary, rounds) {
       return shares.length ? `${Math.round(Math.max(...shares) * 100)}%` : '—';
     },
   };
-  return { tunnel: table(rows, summary, TUNNEL_KEYS), health: table(rows, summary, HEALTH_KEYS, [answeredBy, wrkCpu]) };
+  return {
+    tunnel: table(rows, summary, TUNNEL_KEYS),
+    health: table(rows, summary, HEALTH_KEYS, [answeredBy, wrkCpu]),
+    storm: stormTable(rows, summary),
+  };
 }
 
 /** The issue's targets: figure, comparison with the reference row, bound. */
@@ -188,7 +300,7 @@ function roundsTable(rows, summary) {
 /** The load generators' CPU, as the largest share of one core seen per measurement and row. */
 function clientCpuTable(rows, rounds) {
   const active = rows.filter((r) => !r.missing);
-  const measurements = ['bulk', 'latency', 'rate', 'health'];
+  const measurements = ['bulk', 'latency', 'rate', 'health', 'storm'];
   const lines = [`| load generator | ${active.map((r) => r.label).join(' | ')} |`, `|---|${active.map(() => '---').join('|')}|`];
   for (const m of measurements) {
     const cells = active.map((row) => {
@@ -207,4 +319,19 @@ function clientCpuTable(rows, rounds) {
   return lines.join('\n');
 }
 
-module.exports = { REFERENCE, FIGURES, TARGETS, median, summarise, resultTables, targetsTable, roundsTable, clientCpuTable, ratio, format };
+module.exports = {
+  REFERENCE,
+  FIGURES,
+  TARGETS,
+  STORM_TARGETS,
+  median,
+  summarise,
+  resultTables,
+  targetsTable,
+  stormTargetsTable,
+  beforeAfterTable,
+  roundsTable,
+  clientCpuTable,
+  ratio,
+  format,
+};

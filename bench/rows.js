@@ -109,9 +109,9 @@ http {
 /**
  * The rows, in their canonical order. `start(ctx)` resolves with `{ port, pid, stop }` of a fresh
  * proxy in front of `ctx.backendPort`; `pid` is undefined for direct. `missing` says why a row is
- * skipped.
+ * skipped. `baseline` (`{ ref, bundle }`, bench/baseline.js) adds healthgate as of an older commit.
  */
-function defineRows(tmpDir) {
+function defineRows(tmpDir, baseline) {
   const haproxy = which('haproxy');
   const nginx = which('nginx');
   const node = process.execPath;
@@ -146,6 +146,36 @@ function defineRows(tmpDir) {
     },
   });
 
+  const healthgateRow = (id, label, bundle, program) => ({
+    id,
+    label,
+    program,
+    healthBy: 'proxy',
+    // Started as the image starts it (Dockerfile ENTRYPOINT): with a 2 MB V8 semi-space.
+    command: (port, backendPort) =>
+      `node --max-semi-space-size=2 dist/healthgate.cjs --port ${port} --host 127.0.0.1 --backend-host 127.0.0.1 --backend-port ${backendPort} --log-level warn`,
+    async start({ backendPort, nodeArgs = [] }) {
+      const port = await proc.freePort();
+      const argv = [
+        '--max-semi-space-size=2',
+        ...nodeArgs,
+        bundle,
+        '--port',
+        port,
+        '--host',
+        '127.0.0.1',
+        '--backend-host',
+        '127.0.0.1',
+        '--backend-port',
+        backendPort,
+        '--log-level',
+        'warn',
+      ];
+      return startProcess(node, { port, argv });
+    },
+  });
+  const version = require(join(ROOT, 'package.json')).version;
+
   return [
     {
       id: 'direct',
@@ -156,34 +186,22 @@ function defineRows(tmpDir) {
         return { port: backendPort, pid: undefined, stop: async () => undefined };
       },
     },
-    {
-      id: 'healthgate',
-      label: 'healthgate',
-      program: `healthgate ${require(join(ROOT, 'package.json')).version} (dist/healthgate.cjs, node ${process.version})`,
-      healthBy: 'proxy',
-      // Started as the image starts it (Dockerfile ENTRYPOINT): with a 2 MB V8 semi-space.
-      command: (port, backendPort) =>
-        `node --max-semi-space-size=2 dist/healthgate.cjs --port ${port} --host 127.0.0.1 --backend-host 127.0.0.1 --backend-port ${backendPort} --log-level warn`,
-      async start({ backendPort, nodeArgs = [] }) {
-        const port = await proc.freePort();
-        const argv = [
-          '--max-semi-space-size=2',
-          ...nodeArgs,
-          join(ROOT, 'dist', 'healthgate.cjs'),
-          '--port',
-          port,
-          '--host',
-          '127.0.0.1',
-          '--backend-host',
-          '127.0.0.1',
-          '--backend-port',
-          backendPort,
-          '--log-level',
-          'warn',
-        ];
-        return startProcess(node, { port, argv });
-      },
-    },
+    healthgateRow(
+      'healthgate',
+      'healthgate',
+      join(ROOT, 'dist', 'healthgate.cjs'),
+      `healthgate ${version} (dist/healthgate.cjs, node ${process.version})`,
+    ),
+    ...(baseline
+      ? [
+          healthgateRow(
+            'healthgate-before',
+            `healthgate before (${baseline.ref})`,
+            baseline.bundle,
+            `healthgate as of commit ${baseline.ref}, bundled the same way (bench/baseline.js)`,
+          ),
+        ]
+      : []),
     haproxyRow('tcp'),
     haproxyRow('http'),
     {

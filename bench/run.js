@@ -8,8 +8,13 @@
 //
 //   BENCH_QUICK=1             one short round (a smoke run of about a minute); docs not written
 //   BENCH_ROUNDS=n            rounds (default 3)
-//   BENCH_ROWS=a,b            only these rows (ids: direct, healthgate, haproxy-tcp, haproxy-http, nginx, naive)
-//   BENCH_MEASUREMENTS=a,b    only these measurements (bulk, latency, rate, idle, health)
+//   BENCH_ROWS=a,b            only these rows (ids: direct, healthgate, healthgate-before, haproxy-tcp, haproxy-http, nginx, naive)
+//   BENCH_MEASUREMENTS=a,b    only these measurements (bulk, latency, rate, idle, health, storm)
+//   BENCH_BASELINE=ref        the "before" row: healthgate built from this git ref (default: the
+//                             commit before issue 14's speed-ups); empty drops the row. It runs in
+//                             bulk, rate, idle and storm only.
+//   BENCH_STORM_CLIENTS=n     storm clients (default 7000; 3000 with BENCH_QUICK)
+//   BENCH_STORM_IN_FLIGHT=n   storm handshakes in flight (default 1000)
 //   BENCH_WS_PATH=/x          the WebSocket request path (default `/`, which healthgate must read to the end of the head)
 //   BENCH_WRITE_DOCS=1        write docs/performance.md after a partial or quick run too
 const { existsSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs');
@@ -17,12 +22,15 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const proc = require('./processes');
 const { defineRows, which } = require('./rows');
-const { MEASUREMENTS, runClient } = require('./measure');
+const { MEASUREMENTS, runClient, appliesTo } = require('./measure');
+const { resolveRef, buildBaseline } = require('./baseline');
 const report = require('./report');
 const { machineFacts, performanceDoc } = require('./doc');
 
 const ROOT = join(__dirname, '..');
 const QUICK = process.env.BENCH_QUICK === '1';
+// main before issue 14 (the reconnect storm): the "before" of its speed-ups.
+const DEFAULT_BASELINE = 'dea1661';
 
 const SETTINGS = {
   rounds: Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3)),
@@ -43,6 +51,9 @@ const SETTINGS = {
   wrkThreads: 1,
   wrkConnections: 16,
   healthSeconds: QUICK ? 1 : 3,
+  stormClients: Number(process.env.BENCH_STORM_CLIENTS ?? (QUICK ? 3000 : 7000)),
+  stormInFlight: Number(process.env.BENCH_STORM_IN_FLIGHT ?? 1000),
+  stormProbeMs: 50,
 };
 
 function log(line) {
@@ -63,6 +74,8 @@ function describe(measurement, result) {
       return result.kbPerConn === undefined
         ? 'no proxy'
         : `${n(result.kbPerConn, 1)} KB/conn (RSS ${result.rssBeforeKb} → ${result.rssAfterKb} KB)`;
+    case 'storm':
+      return `${n(result.stormMs)} ms to ${result.clients ?? ''} open; probe p50 ${n(result.probeP50Ms, 1)} p99 ${n(result.probeP99Ms, 1)} ms (${result.probes} probes${result.probeFailed ? `, ${result.probeFailed} failed` : ''}); proxy ${n(result.cpuUsPerConn)} µs/conn, ${n(result.kbPerConn, 1)} KB/conn (client ${pct(result.clientCpuShare)})`;
     case 'health':
       if (result.skipped) return `skipped: ${result.skipped}`;
       return `keep-alive ${n(result.keepAlive.rps)} req/s p99 ${n(result.keepAlive.p99Ms, 2)} ms; new conn ${n(result.close.rps)} req/s p99 ${n(result.close.p99Ms, 2)} ms (wrk ${pct(result.clientCpuShare)})`;
@@ -110,6 +123,7 @@ async function waitForQuiet(what) {
 async function runCell(measurement, row, ctx) {
   // Nothing to measure (idle memory without a proxy): no wait, no check.
   if (measurement === 'idle' && row.id === 'direct') return MEASUREMENTS[measurement](row, ctx);
+  if (measurement === 'storm') checkStormLimits(ctx.settings);
   let best;
   for (let attempt = 0; ; attempt++) {
     await waitForQuiet(`${measurement} ${row.id}`);
@@ -121,6 +135,30 @@ async function runCell(measurement, row, ctx) {
     if (best.foreignCpuShare <= FOREIGN_LIMIT || attempt >= MAX_CELL_RETRIES || retryBudget <= 0) return best;
     retryBudget--;
     log(`  ${measurement} ${row.id}: other processes took ${Math.round(result.foreignCpuShare * 100)}% of a core: running the cell again`);
+  }
+}
+
+/**
+ * The storm holds STORM_CLIENTS connections open at once: the proxy needs two descriptors per
+ * client (every child gets the hard open-file limit, processes.js; healthgate's own cap is half of
+ * it, less a reserve, listener.ts), the backend and the client one,
+ * HAProxy's `maxconn` must admit them, and the loopback needs two ephemeral ports per client.
+ * Throws with what to raise rather than measure a proxy that refuses connections.
+ */
+function checkStormLimits(s) {
+  // The handshakes in flight are among the clients; 64 for the listener, the probe and stdio.
+  const fds = 2 * s.stormClients + 64;
+  if (proc.nofile < fds)
+    throw new Error(
+      `the storm needs ${fds} open files per proxy; the hard limit is ${proc.nofile} (raise it: ulimit -Hn, or lower BENCH_STORM_CLIENTS)`,
+    );
+  if (s.stormClients + s.idleWarmupCount > 8500) throw new Error(`HAProxy's maxconn (9000, rows.js) admits at most 8500 storm clients`);
+  try {
+    const [low, high] = require('node:fs').readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (high - low + 1 < 2 * s.stormClients)
+      throw new Error(`the storm needs ${2 * s.stormClients} ephemeral ports; net.ipv4.ip_local_port_range has ${high - low + 1}`);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
   }
 }
 
@@ -176,9 +214,16 @@ async function main() {
 
   const tmpRows = join(tmp, 'rows');
   const onlyRows = process.env.BENCH_ROWS?.split(',');
-  const rows = defineRows(tmpRows).filter((r) => !onlyRows || onlyRows.includes(r.id));
   const onlyMeasurements = process.env.BENCH_MEASUREMENTS?.split(',');
   const measurements = Object.keys(MEASUREMENTS).filter((m) => !onlyMeasurements || onlyMeasurements.includes(m));
+  const baselineRef = process.env.BENCH_BASELINE ?? DEFAULT_BASELINE;
+  let baseline;
+  if (baselineRef && (!onlyRows || onlyRows.includes('healthgate-before'))) {
+    const ref = resolveRef(baselineRef);
+    if (ref) baseline = { ref, bundle: await buildBaseline(ref, join(tmp, 'baseline')) };
+    else log(`skipped: healthgate before: git does not know ${baselineRef}`);
+  }
+  const rows = defineRows(tmpRows, baseline).filter((r) => !onlyRows || onlyRows.includes(r.id));
   const active = rows.filter((r) => !r.missing);
   for (const row of rows) if (row.missing) log(`skipped: ${row.label}: ${row.missing}`);
   if (!wrkPath) log('skipped: health: wrk not installed (apt-get install wrk)');
@@ -210,6 +255,7 @@ async function main() {
       const round = rounds[r];
       const order = active.map((_, i) => active[(i + r) % active.length]);
       for (const row of order) {
+        if (!appliesTo(measurement, row)) continue;
         if (backend.exitCode !== null || backend.signalCode !== null) throw new Error(`the backend died: ${backend.output}`);
         let result;
         try {
@@ -242,9 +288,18 @@ async function main() {
   const elapsedSeconds = (Date.now() - startedAt) / 1000;
   const waitedSeconds = (QUIET_WAIT_TOTAL_MS - quietWaitBudgetMs) / 1000;
   const tables = report.resultTables(rows, summary, rounds);
-  process.stdout.write(
-    `\nWebSocket tunnel:\n\n${tables.tunnel}\n\nHealth checks (GET /health):\n\n${tables.health}\n\nTargets (healthgate ÷ HAProxy (tcp), same run):\n\n${report.targetsTable(summary)}\n`,
-  );
+  if (measurements.some((m) => m !== 'storm')) {
+    process.stdout.write(
+      `\nWebSocket tunnel:\n\n${tables.tunnel}\n\nHealth checks (GET /health):\n\n${tables.health}\n\nTargets (healthgate ÷ HAProxy (tcp), same run):\n\n${report.targetsTable(summary)}\n`,
+    );
+  }
+  if (measurements.includes('storm')) {
+    process.stdout.write(
+      `\nReconnect storm (${SETTINGS.stormClients} clients, ${SETTINGS.stormInFlight} handshakes in flight):\n\n${tables.storm}\n\nStorm targets (same run):\n\n${report.stormTargetsTable(summary)}\n`,
+    );
+  }
+  const beforeAfter = report.beforeAfterTable(summary);
+  if (beforeAfter) process.stdout.write(`\nhealthgate before and after (same run):\n\n${beforeAfter}\n`);
   for (const warning of warnings) process.stdout.write(`\nwarning: ${warning}`);
   process.stdout.write(
     `\n\nrun time: ${elapsedSeconds.toFixed(0)} s, of which ${waitedSeconds.toFixed(0)} s waiting for other processes\n`,

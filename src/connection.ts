@@ -53,7 +53,9 @@ interface ClientSocket extends Socket {
   [kConnection]: Connection;
 }
 
-// Module-level listeners (as ws does): accepting a connection allocates no closures.
+// Module-level listeners (as ws does): accepting a connection allocates no closures. Measured
+// against plain closures (with pipe.ts's, bench/analysis.md): RSS per open connection in the
+// storm 6.6 → 5.5 KB, in two runs; CPU per connection within the noise.
 function onClientData(this: ClientSocket, chunk: Buffer): void {
   this[kConnection].onClientData(chunk);
 }

@@ -61,7 +61,8 @@ export function splice(client: Socket, backend: Socket, options: SpliceOptions):
 // buffer is shared again; a shared read buffer was tried and leaked bytes across tunnels.
 
 // Listeners live at module level, like ws's socket handlers: a tunnel costs two small objects of
-// state, not a dozen closures (pipe() allocates about ten per direction).
+// state, not a dozen closures (pipe() allocates about ten per direction). With connection.ts's,
+// this keeps the storm's RSS per open connection at 5.5 KB instead of 6.6 (bench/analysis.md).
 function attach(socket: TunnelSocket): void {
   socket.on('data', onTunnelData);
   socket.on('end', onTunnelEnd);

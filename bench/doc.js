@@ -67,7 +67,7 @@ p99 is close to the slowest); **proxy CPU µs per conn** is the proxy's CPU time
 divided by the clients; **proxy RSS KB per open conn** is the RSS added once all are open and
 ${s.idleSettleMs} ms have passed, over the clients. The direct row has no proxy: its probe is answered by the
 backend's Node http server. Ratios in brackets: **÷ HAProxy (http) / ÷ the naive Node pipe**, same
-run.${before ? ` *${before.label}* is healthgate built from that commit in this run (\`BENCH_BASELINE\`), the before of this issue's changes.` : ''}
+run.${before ? ` *${before.label}* is healthgate built from that commit in this run (\`BENCH_BASELINE\`): the before.` : ''}
 
 ${report.resultTables(rows, summary, []).storm}
 
@@ -77,7 +77,7 @@ ${report.stormTargetsTable(summary)}
 ${
   before
     ? `
-Before and after issue 14's changes, same run: *${before.label}* against healthgate, each with its
+Before and after, same run: *${before.label}* (the \`BENCH_BASELINE\` commit) against healthgate, each with its
 ratio to HAProxy and to the naive Node pipe (medians over the rounds):
 
 ${report.beforeAfterTable(summary)}

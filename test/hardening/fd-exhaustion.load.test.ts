@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EchoBackend } from '../helpers/backends';
-import { spawnCli } from '../helpers/cli';
+import { spawnCli, type CliProcess } from '../helpers/cli';
 import { defer, drainCleanup } from '../helpers/cleanup';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { cpuMs, openFds, sample, scrape } from '../helpers/proc';
@@ -40,6 +40,14 @@ function floodClient(port: number, id: number, prefix: Buffer): Promise<Outcome>
   });
 }
 
+/** The CLI under `ulimit -n ${OPEN_FILE_LIMIT}` on 127.0.0.1, in front of `backendPort`, once it listens. */
+async function startUnderLimit(backendPort: number, args: readonly string[]): Promise<CliProcess> {
+  const base = ['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1'];
+  const cli = spawnCli([...base, ...args], { launcher: ['sh', '-c', `ulimit -n ${OPEN_FILE_LIMIT} && exec "$0" "$@"`, process.execPath] });
+  await cli.listening();
+  return cli;
+}
+
 /** Lines that the warning's burst accounts for: a first line counts 1, a summary counts its `suppressed`. */
 function accounted(lines: ReadonlyArray<Record<string, unknown>>): number {
   return lines.reduce((n, l) => n + (typeof l.suppressed === 'number' ? l.suppressed : 1), 0);
@@ -47,22 +55,8 @@ function accounted(lines: ReadonlyArray<Record<string, unknown>>): number {
 
 it(`under ulimit -n ${OPEN_FILE_LIMIT}, a flood of ${FLOOD} connections: the excess is closed with one summarised warning, no exit, no busy loop, served again once descriptors are free`, async () => {
   const backend = await EchoBackend.start('app');
-  const args = [
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '-b',
-    String(backend.port),
-    '--backend-host',
-    '127.0.0.1',
-    '--metrics-path',
-    '/metrics',
-  ];
   // A long header timeout: nothing but the flood itself closes a connection.
-  args.push('--header-timeout', '60000', '--drain-timeout', '1000');
-  const cli = spawnCli(args, { launcher: ['sh', '-c', `ulimit -n ${OPEN_FILE_LIMIT} && exec "$0" "$@"`, process.execPath] });
-  await cli.listening();
+  const cli = await startUnderLimit(backend.port, ['--metrics-path', '/metrics', '--header-timeout', '60000', '--drain-timeout', '1000']);
   const port = cli.port;
   const pid = cli.child.pid!;
   expect(readFileSync(`/proc/${pid}/limits`, 'utf8')).toMatch(new RegExp(`^Max open files\\s+${OPEN_FILE_LIMIT}\\s`, 'm'));
@@ -139,20 +133,7 @@ it(`regression: under ulimit -n ${OPEN_FILE_LIMIT}, connections that send "G" an
   const SILENT = 300;
   const CHECKS = 30;
   const backend = await EchoBackend.start('app');
-  const args = [
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '-b',
-    String(backend.port),
-    '--backend-host',
-    '127.0.0.1',
-    '--header-timeout',
-    '60000',
-  ];
-  const cli = spawnCli(args, { launcher: ['sh', '-c', `ulimit -n ${OPEN_FILE_LIMIT} && exec "$0" "$@"`, process.execPath] });
-  await cli.listening();
+  const cli = await startUnderLimit(backend.port, ['--header-timeout', '60000']);
   const port = cli.port;
   const silent = await Promise.all(
     Array.from({ length: SILENT }, async () => {

@@ -30,6 +30,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cache="${HEALTHGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/healthgate}"
 podman=(podman --runtime runc --cgroup-manager cgroupfs)
 mkdir -p "$cache"
+# The test files that need these images run in parallel jest workers: one build at a time; the
+# others wait for the lock and then find everything cached (without it, two debootstraps raced
+# for the same rootfs tarball on a fresh machine).
+exec 9>"$cache/base-images.lock"
+flock 9
 
 label_of() {
   "${podman[@]}" image inspect --format '{{index .Labels "healthgate.standin"}}' "$1" 2>/dev/null || true

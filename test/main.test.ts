@@ -1,3 +1,4 @@
+import { loopbackArgs } from './helpers/cli';
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
@@ -15,7 +16,7 @@ const discard = new Writable({ write: (_chunk, _encoding, callback) => callback(
 
 it('regression: a SIGTERM while start() is still binding leaves no listening port once exited resolves', async () => {
   const backend = await EchoBackend.start('app');
-  const outcome = parseConfig(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)], {});
+  const outcome = parseConfig(loopbackArgs(backend.port), {});
   if (outcome.kind !== 'run') throw new Error('expected a config to run');
   const signals = new EventEmitter();
   const starting = start(outcome.config, { log: createLog({ level: 'error', format: 'json', stream: discard }), signals });

@@ -1,6 +1,6 @@
 import { EchoBackend } from '../helpers/backends';
 import { drainCleanup } from '../helpers/cleanup';
-import { spawnCli, type CliProcess } from '../helpers/cli';
+import { spawnCli, type CliProcess, loopbackArgs } from '../helpers/cli';
 import { freePort } from '../helpers/raw';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { rawRequest } from '../helpers/raw';
@@ -19,7 +19,7 @@ async function healthBody(port: number, headers: string[] = []): Promise<{ statu
 /** healthgate in entrypoint mode in front of `node -e <source>`; the app gets PORT=backendPort. */
 async function startWithApp(source: string, args: string[] = []): Promise<{ cli: CliProcess; port: number; backendPort: number }> {
   const backendPort = await freePort();
-  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), ...args, '--', process.execPath, '-e', source]);
+  const cli = spawnCli([...loopbackArgs(backendPort), ...args, '--', process.execPath, '-e', source]);
   const port = (await cli.listening()).port as number;
   await cli.waitForLog('child started');
   return { cli, port, backendPort };
@@ -63,7 +63,7 @@ it('an app that ignores PORT and listens on its own port: the warning names that
 it('an app on the right port but an address the backend host does not reach: the warning says so', async () => {
   const backendPort = await freePort();
   const cli = spawnCli([
-    ...['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1'],
+    ...[...loopbackArgs(backendPort), '--backend-host', '127.0.0.1'],
     ...['--', process.execPath, '-e', `require('net').createServer().listen(${backendPort}, '127.0.0.2')`],
   ]);
   const port = (await cli.listening()).port as number;
@@ -90,18 +90,7 @@ it('an app that never listens: backend down with each address tried and the PORT
 
 it('an app that exits 1: a warning, and healthgate exits 1', async () => {
   const backendPort = await freePort();
-  const cli = spawnCli([
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '-b',
-    String(backendPort),
-    '--',
-    process.execPath,
-    '-e',
-    'setTimeout(() => process.exit(1), 300)',
-  ]);
+  const cli = spawnCli([...loopbackArgs(backendPort), '--', process.execPath, '-e', 'setTimeout(() => process.exit(1), 300)']);
   const { code } = await within(cli.exited, 10_000, 'healthgate to exit with its app');
   expect(code).toBe(1);
   expect(cli.logs.find((l) => l.message === 'child exited')).toMatchObject({ level: 'warn', code: 1 });
@@ -112,7 +101,7 @@ it.each([
   { name: 'Kubernetes (User-Agent: kube-probe/1.31)', header: 'User-Agent: kube-probe/1.31', platform: 'Kubernetes' },
 ])('a $name probe on a path healthgate passes on: one warning per path, with the --health-path to add', async ({ header, platform }) => {
   const backend = await EchoBackend.start('app');
-  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)]);
+  const cli = spawnCli(loopbackArgs(backend.port));
   const port = (await cli.listening()).port as number;
   for (const path of ['/healthz', '/healthz', '/healthz', '/health/']) {
     await rawRequest(port, requestHead(`GET ${path} HTTP/1.1`, [header, 'Connection: close']), { end: true });
@@ -137,7 +126,7 @@ it.each([
 
 it('on Railway with RAILWAY_DEPLOYMENT_DRAINING_SECONDS=0 (its default): one warning at start naming the variable', async () => {
   const backend = await EchoBackend.start('app');
-  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)], {
+  const cli = spawnCli(loopbackArgs(backend.port), {
     env: { RAILWAY_SERVICE_ID: 'svc', RAILWAY_DEPLOYMENT_DRAINING_SECONDS: '0' },
   });
   await cli.listening();
@@ -149,7 +138,7 @@ it('on Railway with RAILWAY_DEPLOYMENT_DRAINING_SECONDS=0 (its default): one war
 });
 
 it('a platform probe on an unanswered path is named also while the app is down (the probe gets 503)', async () => {
-  const cli = spawnCli(['--port', '0', '--host', '127.0.0.1', '-b', String(await freePort())]);
+  const cli = spawnCli(loopbackArgs(await freePort()));
   const port = (await cli.listening()).port as number;
   const answer = onlyResponse(
     await rawRequest(port, requestHead('GET /healthz HTTP/1.1', ['Host: healthcheck.railway.app', 'Connection: close'])),

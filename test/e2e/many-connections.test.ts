@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type WebSocket from 'ws';
 import { WsBackend } from '../helpers/backends';
 import { drainCleanup } from '../helpers/cleanup';
-import { startCli } from '../helpers/cli';
+import { startCli, loopbackArgs } from '../helpers/cli';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { rawRequest } from '../helpers/raw';
 import { openWebSocket } from '../helpers/ws-client';
@@ -44,7 +44,7 @@ function messagesFor(connection: number): Sent[] {
 
 it(`${CONNECTIONS} concurrent WebSocket connections each echo ${MESSAGES} messages, every byte back`, async () => {
   const backend = await WsBackend.start();
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)]);
+  const cli = await startCli(loopbackArgs(backend.port));
   const clients = await Promise.all(
     Array.from({ length: CONNECTIONS }, (_, i) => openWebSocket(`ws://127.0.0.1:${cli.port}/${i % 2 === 0 ? '' : 'health'}`)),
   );

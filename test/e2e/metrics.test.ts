@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EchoBackend } from '../helpers/backends';
 import { drainCleanup } from '../helpers/cleanup';
-import { startCli } from '../helpers/cli';
+import { startCli, loopbackArgs } from '../helpers/cli';
 import { onlyResponse, parseResponse, requestHead } from '../helpers/http';
 import { RawClient, rawRequest } from '../helpers/raw';
 import { pollUntil } from '../helpers/wait';
@@ -42,18 +42,7 @@ class Scraper {
 
 async function gate(): Promise<{ port: number; backend: EchoBackend }> {
   const backend = await EchoBackend.start('app');
-  const cli = await startCli([
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '-b',
-    String(backend.port),
-    '--metrics-path',
-    '/metrics',
-    '--live-path',
-    '/live',
-  ]);
+  const cli = await startCli([...loopbackArgs(backend.port), '--metrics-path', '/metrics', '--live-path', '/live']);
   return { port: cli.port, backend };
 }
 

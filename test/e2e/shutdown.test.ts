@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { SilentBackend } from '../helpers/backends';
 import { drainCleanup } from '../helpers/cleanup';
-import { startCli } from '../helpers/cli';
+import { startCli, loopbackArgs } from '../helpers/cli';
 import { RawClient, connectOutcome, freePort } from '../helpers/raw';
 import { echo, openWebSocket } from '../helpers/ws-client';
 
@@ -15,10 +15,7 @@ afterEach(drainCleanup);
 
 async function startWithChild(args: string[], env: Record<string, string> = {}) {
   const backendPort = await freePort();
-  const cli = await startCli(
-    ['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), ...args, '--', process.execPath, CHILD_APP],
-    { env },
-  );
+  const cli = await startCli([...loopbackArgs(backendPort), ...args, '--', process.execPath, CHILD_APP], { env });
   await cli.waitForLine((l) => l === 'child listening');
   return { cli, port: cli.port };
 }
@@ -128,7 +125,7 @@ describe('drain on SIGTERM', () => {
 
   it('without a child, exits 0 after the drain', async () => {
     const backend = await SilentBackend.start();
-    const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)]);
+    const cli = await startCli(loopbackArgs(backend.port));
     cli.kill('SIGTERM');
     expect(await cli.exited).toEqual({ code: 0, signal: null });
   });

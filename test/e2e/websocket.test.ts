@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { WsBackend } from '../helpers/backends';
 import { drainCleanup } from '../helpers/cleanup';
-import { startCli } from '../helpers/cli';
+import { startCli, loopbackArgs } from '../helpers/cli';
 import { parseResponse } from '../helpers/http';
 import { RawClient } from '../helpers/raw';
 import { OPCODE, acceptValue, clientFrame, parseServerFrame, upgradeRequest } from '../helpers/ws-frames';
@@ -14,7 +14,7 @@ afterEach(drainCleanup);
 
 async function gateInFrontOfWs(): Promise<{ port: number; backend: WsBackend }> {
   const backend = await WsBackend.start();
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)]);
+  const cli = await startCli(loopbackArgs(backend.port));
   return { port: cli.port, backend };
 }
 
@@ -82,18 +82,7 @@ describe.each(['/', '/health'])('a WebSocket upgrade on %s', (path) => {
 
 it('an upgrade on a live path or on the metrics path goes to the backend too', async () => {
   const backend = await WsBackend.start();
-  const cli = await startCli([
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '-b',
-    String(backend.port),
-    '--live-path',
-    '/live',
-    '--metrics-path',
-    '/metrics',
-  ]);
+  const cli = await startCli([...loopbackArgs(backend.port), '--live-path', '/live', '--metrics-path', '/metrics']);
   for (const path of ['/live', '/metrics']) {
     const ws = await openWebSocket(`ws://127.0.0.1:${cli.port}${path}`);
     expect((await echo(ws, path, false)).data.toString()).toBe(path);

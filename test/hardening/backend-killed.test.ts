@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type WebSocket from 'ws';
 import { defer, drainCleanup } from '../helpers/cleanup';
-import { startCli } from '../helpers/cli';
+import { startCli, loopbackArgs } from '../helpers/cli';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { freePort, rawRequest } from '../helpers/raw';
 import { pollUntil, within } from '../helpers/wait';
@@ -71,7 +71,7 @@ async function healthStatus(port: number): Promise<number> {
 it(`the backend is killed under ${CLIENTS} streaming WebSockets: they close, healthgate serves on, readiness 503 then 200 when the backend is back`, async () => {
   const backendPort = await freePort();
   const app = await startApp(backendPort);
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1']);
+  const cli = await startCli([...loopbackArgs(backendPort), '--backend-host', '127.0.0.1']);
   expect(await healthStatus(cli.port)).toBe(200);
 
   const clients = await Promise.all(Array.from({ length: CLIENTS }, () => openWebSocket(`ws://127.0.0.1:${cli.port}/`)));

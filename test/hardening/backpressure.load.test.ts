@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { defer, drainCleanup } from '../helpers/cleanup';
 import { startRawServer } from '../helpers/backends';
-import { startCli } from '../helpers/cli';
+import { startCli, loopbackArgs } from '../helpers/cli';
 import { mb, rssBytes } from '../helpers/proc';
 import { connectSocket, destroyAndWait } from '../helpers/raw';
 import { pollUntil, within } from '../helpers/wait';
@@ -70,18 +70,7 @@ function watchRss(pid: number) {
 
 /** healthgate in front of `backendPort`, its RSS sampled from now on, and a client connected through it. */
 async function connectThroughCli(backendPort: number) {
-  const cli = await startCli([
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '-b',
-    String(backendPort),
-    '--backend-host',
-    '127.0.0.1',
-    '--drain-timeout',
-    '2000',
-  ]);
+  const cli = await startCli([...loopbackArgs(backendPort), '--backend-host', '127.0.0.1', '--drain-timeout', '2000']);
   const pid = cli.child.pid!;
   const { rssBefore, rss } = watchRss(pid);
   const client = await connectSocket(cli.port);
@@ -215,12 +204,7 @@ it('a client that stops reading while the backend writes: the backend is paced (
 it('a client that pipelines health requests and reads no answers: healthgate stops reading it, stays under +200 MB RSS, and answers every request once it reads', async () => {
   const { port: backendPort } = await startRawServer((socket) => socket.resume());
   const cli = await startCli([
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '-b',
-    String(backendPort),
+    ...loopbackArgs(backendPort),
     '--backend-host',
     '127.0.0.1',
     '--live-path',

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { WsBackend } from '../helpers/backends';
-import { spawnCli, type CliProcess } from '../helpers/cli';
+import { spawnCli, type CliProcess, loopbackArgs } from '../helpers/cli';
 import { drainCleanup } from '../helpers/cleanup';
 import { mb, rssBytes, sample, scrape, type Samples } from '../helpers/proc';
 import { pollUntil } from '../helpers/wait';
@@ -154,20 +154,7 @@ async function quiescent(port: number): Promise<Holdings> {
 
 it(`${TOTAL} short connections (half health, half WebSocket) leave RSS within ${RSS_BAND * 100}% of the level after ${WARM_UP}, and no handle, timer or request behind`, async () => {
   const backend = await WsBackend.start();
-  const args = [
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '-b',
-    String(backend.port),
-    '--backend-host',
-    '127.0.0.1',
-    '--metrics-path',
-    '/metrics',
-    '--drain-timeout',
-    '1000',
-  ];
+  const args = [...loopbackArgs(backend.port), '--backend-host', '127.0.0.1', '--metrics-path', '/metrics', '--drain-timeout', '1000'];
   const cli = spawnCli(args, { launcher: [process.execPath, ...NODE_FLAGS] });
   await cli.listening();
   const port = cli.port;

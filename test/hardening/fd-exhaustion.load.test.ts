@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EchoBackend } from '../helpers/backends';
-import { spawnCli, type CliProcess } from '../helpers/cli';
+import { spawnCli, type CliProcess, loopbackArgs } from '../helpers/cli';
 import { defer, drainCleanup } from '../helpers/cleanup';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { cpuMs, openFds, sample, scrape } from '../helpers/proc';
@@ -42,7 +42,7 @@ function floodClient(port: number, id: number, prefix: Buffer): Promise<Outcome>
 
 /** The CLI under `ulimit -n ${OPEN_FILE_LIMIT}` on 127.0.0.1, in front of `backendPort`, once it listens. */
 async function startUnderLimit(backendPort: number, args: readonly string[]): Promise<CliProcess> {
-  const base = ['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1'];
+  const base = [...loopbackArgs(backendPort), '--backend-host', '127.0.0.1'];
   const cli = spawnCli([...base, ...args], { launcher: ['sh', '-c', `ulimit -n ${OPEN_FILE_LIMIT} && exec "$0" "$@"`, process.execPath] });
   await cli.listening();
   return cli;

@@ -1,6 +1,6 @@
 import { EchoBackend } from '../helpers/backends';
 import { drainCleanup } from '../helpers/cleanup';
-import { startCli, type CliProcess } from '../helpers/cli';
+import { startCli, type CliProcess, loopbackArgs } from '../helpers/cli';
 import { onlyResponse, parseResponse, requestHead } from '../helpers/http';
 import { RawClient, rawRequest } from '../helpers/raw';
 import { within } from '../helpers/wait';
@@ -14,7 +14,7 @@ const CHUNKED_HEAD = (target: string): string => `${target} HTTP/1.1\r\nTransfer
 
 async function startWithBackend(): Promise<{ cli: CliProcess; backend: EchoBackend }> {
   const backend = await EchoBackend.start('app');
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--drain-timeout', '2000']);
+  const cli = await startCli([...loopbackArgs(backend.port), '--drain-timeout', '2000']);
   return { cli, backend };
 }
 

@@ -1,6 +1,6 @@
 import { EchoBackend } from '../helpers/backends';
 import { drainCleanup } from '../helpers/cleanup';
-import { startCli, type CliProcess } from '../helpers/cli';
+import { startCli, type CliProcess, loopbackArgs } from '../helpers/cli';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { connectSocket, freePort, rawRequest } from '../helpers/raw';
 import { mb, rssBytes } from '../helpers/proc';
@@ -37,7 +37,7 @@ const MODES: readonly Mode[] = [
 
 async function startFor(mode: Mode): Promise<CliProcess> {
   const backendPort = mode.backendUp ? (await EchoBackend.start('app')).port : await freePort();
-  return startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), ...mode.args]);
+  return startCli([...loopbackArgs(backendPort), ...mode.args]);
 }
 
 /** Counts the status lines of answers as they stream in (a status line may straddle two reads). */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EchoBackend } from '../helpers/backends';
 import { defer, drainCleanup } from '../helpers/cleanup';
-import { startCli, type CliOptions, type CliProcess } from '../helpers/cli';
+import { startCli, type CliOptions, type CliProcess, loopbackArgs } from '../helpers/cli';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { freePort, rawRequest } from '../helpers/raw';
 import { pollUntil, within } from '../helpers/wait';
@@ -31,7 +31,7 @@ async function healthStatus(port: number): Promise<number> {
 
 async function startEntrypoint(options: CliOptions = {}): Promise<{ cli: CliProcess; port: number; childPid: number }> {
   const backendPort = await freePort();
-  const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--', process.execPath, CHILD_APP], options);
+  const cli = await startCli([...loopbackArgs(backendPort), '--', process.execPath, CHILD_APP], options);
   const port = cli.port;
   const childPid = (await cli.waitForLog('child started')).pid as number;
   defer(() => {
@@ -75,7 +75,7 @@ it('regression: a crash of healthgate kills its app (the child does not outlive 
 describe('signals without a child', () => {
   async function startAlone(): Promise<{ cli: CliProcess; port: number }> {
     const backend = await EchoBackend.start('app');
-    const cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port)]);
+    const cli = await startCli(loopbackArgs(backend.port));
     return { cli, port: cli.port };
   }
 

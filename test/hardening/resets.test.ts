@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { defer, drainCleanup } from '../helpers/cleanup';
 import { startRawServer } from '../helpers/backends';
-import { startCli, type CliProcess } from '../helpers/cli';
+import { startCli, type CliProcess, loopbackArgs } from '../helpers/cli';
 import { onlyResponse, parseResponse, requestHead } from '../helpers/http';
 import { mb, openFds, rssBytes, sample, scrape } from '../helpers/proc';
 import { destroyAndWait, rawRequest, RawClient } from '../helpers/raw';
@@ -90,7 +90,7 @@ describe('half-open and reset connections in every state', () => {
   beforeAll(async () => {
     backend = await HangingEchoBackend.start();
     cli = await startCli([
-      ...['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1'],
+      ...[...loopbackArgs(backend.port), '--backend-host', '127.0.0.1'],
       ...['--health-check', 'websocket', '--check-path', '/hang', '--live-path', '/live', '--metrics-path', '/metrics'],
       ...['--header-timeout', '3000', '--drain-timeout', '1000'],
     ]);
@@ -170,7 +170,7 @@ describe('half-open and reset connections in every state', () => {
       const fillers = await Promise.all([0, 1].map(() => RawClient.connect(port)));
       expect(fillers).toHaveLength(2);
       blackholeGate = await startCli([
-        ...['--port', '0', '--host', '127.0.0.1', '-b', String(port), '--backend-host', '127.0.0.1'],
+        ...[...loopbackArgs(port), '--backend-host', '127.0.0.1'],
         ...['--live-path', '/live', '--metrics-path', '/metrics', '--drain-timeout', '1000'],
       ]);
     });

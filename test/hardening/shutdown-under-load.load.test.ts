@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
 import { drainCleanup } from '../helpers/cleanup';
-import { startCli, type CliProcess } from '../helpers/cli';
+import { startCli, type CliProcess, loopbackArgs } from '../helpers/cli';
 import { freePort } from '../helpers/raw';
 import { pollUntil, within } from '../helpers/wait';
 import { openWebSocket } from '../helpers/ws-client';
@@ -66,10 +66,7 @@ async function startWithApp(
   env: Record<string, string> = {},
 ): Promise<{ cli: CliProcess; streams: Stream[] }> {
   const backendPort = await freePort();
-  const cli = await startCli(
-    ['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--backend-host', '127.0.0.1', ...args, '--', process.execPath, app],
-    { env },
-  );
+  const cli = await startCli([...loopbackArgs(backendPort), '--backend-host', '127.0.0.1', ...args, '--', process.execPath, app], { env });
   await cli.waitForLine((l) => l === 'child listening');
   const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => openWebSocket(`ws://127.0.0.1:${cli.port}/`)));
   const streams = clients.map((ws, i) => stream(ws, i));

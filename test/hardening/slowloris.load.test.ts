@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EchoBackend } from '../helpers/backends';
 import { defer, drainCleanup } from '../helpers/cleanup';
-import { startCli } from '../helpers/cli';
+import { startCli, loopbackArgs } from '../helpers/cli';
 import { onlyResponse, requestHead } from '../helpers/http';
 import { sample, scrape } from '../helpers/proc';
 import { destroyAndWait, rawRequest } from '../helpers/raw';
@@ -67,7 +67,7 @@ describe('slow attacks', () => {
   beforeEach(async () => {
     backend = await EchoBackend.start('app');
     const cli = await startCli([
-      ...['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1'],
+      ...[...loopbackArgs(backend.port), '--backend-host', '127.0.0.1'],
       ...['--header-timeout', String(HEADER_TIMEOUT_MS), '--metrics-path', '/metrics', '--drain-timeout', '1000'],
     ]);
     port = cli.port;

@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import { EchoBackend } from '../helpers/backends';
 import { drainCleanup } from '../helpers/cleanup';
-import { startCli, type CliProcess } from '../helpers/cli';
+import { startCli, type CliProcess, loopbackArgs } from '../helpers/cli';
 import { parseResponse, type ParsedResponse } from '../helpers/http';
 import { RawClient } from '../helpers/raw';
 
@@ -168,7 +168,7 @@ describe(`generated traffic through the CLI (seed ${SEED})`, () => {
   // One healthgate and one backend for every generated scenario, as in production.
   beforeAll(async () => {
     backend = await EchoBackend.start('echo');
-    cli = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backend.port), '--backend-host', '127.0.0.1']);
+    cli = await startCli([...loopbackArgs(backend.port), '--backend-host', '127.0.0.1']);
   });
   afterAll(drainCleanup);
 

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { startRawServer } from '../helpers/backends';
 import { defer, drainCleanup } from '../helpers/cleanup';
-import { startCli } from '../helpers/cli';
+import { startCli, loopbackArgs } from '../helpers/cli';
 import { destroyAndWait } from '../helpers/raw';
 import { pollUntil, within } from '../helpers/wait';
 
@@ -104,7 +104,7 @@ it('no byte crosses tunnels: stalled readers, idle-then-busy tunnels and streams
       if (rest.length > 0) verifier.check(rest);
     });
   });
-  const gate = await startCli(['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort)]);
+  const gate = await startCli(loopbackArgs(backendPort));
 
   const open = async (id: number): Promise<Tunnel> => {
     const client = connect({ port: gate.port, host: '127.0.0.1' });

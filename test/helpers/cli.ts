@@ -215,6 +215,11 @@ export class CliProcess {
   }
 }
 
+/** `--port 0 --host 127.0.0.1 -b <backendPort>`: healthgate on a free loopback port in front of the app on `backendPort`. */
+export function loopbackArgs(backendPort: number | string): string[] {
+  return ['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort)];
+}
+
 /** Spawns `healthgate ...args` (or `options.command`) with the clean environment; stopped when the test ends. */
 export function spawnCli(args: readonly string[], options: CliOptions = {}): CliProcess {
   const [file, ...rest] = options.command ?? [...(options.launcher ?? [process.execPath]), BIN];

@@ -1,3 +1,4 @@
+import { loopbackArgs } from './cli';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { parseConfig, type Config } from '../../src/config';
@@ -30,10 +31,7 @@ export interface TestGate {
  * included). Shut down when the test ends.
  */
 export async function startGate(backendPort: number, args: readonly string[] = []): Promise<TestGate> {
-  const outcome = parseConfig(
-    ['--port', '0', '--host', '127.0.0.1', '-b', String(backendPort), '--drain-timeout', '2000', '--log-level', 'debug', ...args],
-    {},
-  );
+  const outcome = parseConfig([...loopbackArgs(backendPort), '--drain-timeout', '2000', '--log-level', 'debug', ...args], {});
   if (outcome.kind !== 'run') throw new Error('expected a config to run');
   const logs: LogLine[] = [];
   let partial = '';

@@ -21,6 +21,8 @@ export interface ConnectionContext {
   readonly log: Log;
   /** The bytes of the answer to a local request; a promise when a check or a scrape runs first. */
   answerLocal(target: LocalTarget, head: RequestHead): Buffer | Promise<Buffer>;
+  /** How long a closing connection lingers (LINGER_MS by default; a test lengthens it to measure what it drops). */
+  readonly lingerMs?: number;
   /** Sees the first bytes of each stream routed to the backend, synchronously (diagnose.ts: a platform probe on an unanswered path). */
   routedToBackend(sniffed: Buffer): void;
 }
@@ -453,7 +455,7 @@ export class Connection {
     this.bodySkipper = undefined;
     this.socket.end();
     this.socket.resume();
-    this.lingerTimer = setTimeout(onLingerTimeout, LINGER_MS, this);
+    this.lingerTimer = setTimeout(onLingerTimeout, this.ctx.lingerMs ?? LINGER_MS, this);
   }
 
   private classify(route: ConnectionRoute): void {

@@ -55,7 +55,7 @@ export class Diagnostics {
   }
 
   /** A stream routed to the backend: warns when it is a platform's health check on a path healthgate does not answer. */
-  routedToBackend(sniffed: Buffer): void {
+  readonly routedToBackend = (sniffed: Buffer): void => {
     const probe = platformProbe(sniffed);
     if (!probe) return;
     this.say(`probe ${probe.path}`, 'platform health check on a path healthgate passes to the app', {
@@ -63,7 +63,7 @@ export class Diagnostics {
       platform: probe.platform,
       fix: `add --health-path ${probe.path} (or HEALTHGATE_HEALTH_PATHS=${probe.path}), or point the platform's health check at a health path`,
     });
-  }
+  };
 
   /** A failed readiness check: what was tried, and where the app listens if not there. */
   backendDown(result: CheckResult): void {

@@ -1,4 +1,6 @@
-import type { BackendCheck, CheckResult } from './backend-check';
+import { BackendCheck, type CheckResult } from './backend-check';
+import type { BackendTarget } from './backend-target';
+import type { CheckMode } from './config';
 import type { Diagnostics } from './diagnose';
 import { renderHealth, renderResponse, type HealthStatus } from './health';
 import type { Log } from './log';
@@ -6,6 +8,19 @@ import type { Metrics } from './metrics';
 import type { LocalTarget, RequestHead } from './sniff';
 
 const NEVER_CHECKED: CheckResult = Object.freeze({ ok: false, backend: 'down', reason: 'backend down' });
+
+/** What the local answers need: the check's settings (from Config), the backend, and where they report. */
+export interface LocalAnswersOptions {
+  readonly healthCheck: CheckMode;
+  readonly checkPath: string;
+  readonly backend: BackendTarget;
+  readonly metrics: Metrics;
+  readonly log: Log;
+  readonly diagnostics: Diagnostics;
+  /** In entrypoint mode, the port the app was given in PORT (named in 503 answers). */
+  readonly appPort: number | undefined;
+  readonly now: () => number;
+}
 
 /**
  * The answers healthgate gives itself (SPEC: Health answers): readiness from the backend check,
@@ -15,18 +30,11 @@ export class LocalAnswers {
   private draining = false;
   private lastResult: CheckResult | undefined;
   private readonly startedAt: number;
+  private readonly check: BackendCheck;
 
-  constructor(
-    private readonly check: BackendCheck,
-    private readonly metrics: Metrics,
-    private readonly log: Log,
-    private readonly diagnostics: Diagnostics,
-    private readonly backendLabel: string,
-    /** In entrypoint mode, the port the app was given in PORT (named in 503 answers). */
-    private readonly appPort: number | undefined,
-    private readonly now: () => number,
-  ) {
-    this.startedAt = now();
+  constructor(private readonly options: LocalAnswersOptions) {
+    this.check = new BackendCheck(options.healthCheck, options.backend, options.checkPath, this.onCheckResult, options.now);
+    this.startedAt = options.now();
   }
 
   /** SPEC: readiness answers 503 `draining` from now on, also for a check that is still running. */
@@ -36,10 +44,10 @@ export class LocalAnswers {
 
   /** Records a finished check: the backend gauge, a line when the backend comes up, the diagnostics while it is down. */
   readonly onCheckResult = (result: CheckResult): void => {
-    if (result.ok && this.lastResult?.ok !== true) this.log.info('backend up', { backend: this.backendLabel });
-    if (!result.ok) this.diagnostics.backendDown(result);
+    if (result.ok && this.lastResult?.ok !== true) this.options.log.info('backend up', { backend: this.options.backend.label });
+    if (!result.ok) this.options.diagnostics.backendDown(result);
     this.lastResult = result;
-    this.metrics.setBackendUp(result.ok);
+    this.options.metrics.setBackendUp(result.ok);
   };
 
   /** The bytes of the answer to a local request; a promise when a check or a scrape runs first. */
@@ -55,7 +63,7 @@ export class LocalAnswers {
         });
       case 'metrics':
         // SPEC: a scrape is not a health answer.
-        return this.metrics.render().then((text) => renderResponse(200, head, this.metrics.contentType, Buffer.from(text)));
+        return this.options.metrics.render().then((text) => renderResponse(200, head, this.options.metrics.contentType, Buffer.from(text)));
       case 'health': {
         const known = this.draining ? this.lastKnown() : this.check.fresh();
         if (known) return this.readiness(head, known);
@@ -73,12 +81,12 @@ export class LocalAnswers {
       draining: this.draining,
       uptimeSeconds: this.uptimeSeconds(),
       // SPEC (Diagnostics): a 503 says what was tried and which port the app was given.
-      ...(!result.ok && !this.draining ? { tried: result.tried, appPort: this.appPort } : {}),
+      ...(!result.ok && !this.draining ? { tried: result.tried, appPort: this.options.appPort } : {}),
     });
   }
 
   private render(head: RequestHead, status: HealthStatus): Buffer {
-    this.metrics.countHealthResponse(status.kind, status.ok ? 200 : 503);
+    this.options.metrics.countHealthResponse(status.kind, status.ok ? 200 : 503);
     return renderHealth(head, status);
   }
 
@@ -88,6 +96,6 @@ export class LocalAnswers {
   }
 
   private uptimeSeconds(): number {
-    return (this.now() - this.startedAt) / 1000;
+    return (this.options.now() - this.startedAt) / 1000;
   }
 }

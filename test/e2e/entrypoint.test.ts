@@ -82,7 +82,8 @@ describe('entrypoint mode', () => {
   });
 
   it('answers readiness 503 until the child listens, then 200; an upgrade meanwhile gets 503 with Retry-After, not a hang', async () => {
-    const { cli, port } = await startEntrypoint([], { START_DELAY_MS: '1500' });
+    const listenWhen = join(scratchDir(), 'listen');
+    const { cli, port } = await startEntrypoint([], { LISTEN_WHEN: listenWhen });
     const early = await get(port, '/health');
     expect(early.status).toBe(503);
     // SPEC (Diagnostics): what was tried, and the port the app was given.
@@ -93,6 +94,7 @@ describe('entrypoint mode', () => {
     const upgrade = onlyResponse(await rawRequest(port, upgradeRequest('/', 'x').head));
     expect({ status: upgrade.status, retryAfter: upgrade.headers['retry-after'] }).toEqual({ status: 503, retryAfter: '1' });
 
+    writeFileSync(listenWhen, '');
     await cli.waitForLine((l) => l === 'child listening');
     await waitForStatus(port, 200, 3000);
     expect(await echoOnce(port, 'after start')).toBe('after start');

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { parseConfig, type Config } from '../../src/config';
 import { createLog } from '../../src/log';
-import { start, type Gate } from '../../src/main';
+import { start, type Deps, type Gate } from '../../src/main';
 import { defer } from './cleanup';
 import { within } from './wait';
 
@@ -28,9 +28,9 @@ export interface TestGate {
 /**
  * Starts healthgate in-process via start(): `--port 0 --host 127.0.0.1`, `-b backendPort` and
  * `args`, logging JSON at debug level into `logs` through the real logger (burst summaries
- * included). Shut down when the test ends.
+ * included), with `deps` over the defaults. Shut down when the test ends.
  */
-export async function startGate(backendPort: number, args: readonly string[] = []): Promise<TestGate> {
+export async function startGate(backendPort: number, args: readonly string[] = [], deps: Pick<Deps, 'lingerMs'> = {}): Promise<TestGate> {
   const outcome = parseConfig([...loopbackArgs(backendPort), '--drain-timeout', '2000', '--log-level', 'debug', ...args], {});
   if (outcome.kind !== 'run') throw new Error('expected a config to run');
   const logs: LogLine[] = [];
@@ -45,7 +45,7 @@ export async function startGate(backendPort: number, args: readonly string[] = [
   });
   const log = createLog({ level: outcome.config.logLevel, format: 'json', stream });
   // A plain emitter: the test process's own signals stay out of it.
-  const gate = await start(outcome.config, { log, signals: new EventEmitter() });
+  const gate = await start(outcome.config, { ...deps, log, signals: new EventEmitter() });
   defer(async () => {
     gate.shutdown('SIGTERM');
     await within(gate.exited, 5000, 'healthgate to exit');

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { SilentBackend, startRawServer, WsBackend } from '../helpers/backends';
 import { defer, drainCleanup } from '../helpers/cleanup';
-import { BIN, runCli, startCli, type CliResult } from '../helpers/cli';
+import { runCli, startCli, type CliResult } from '../helpers/cli';
 import { freePort } from '../helpers/raw';
 import { codeBlock } from '../shipping/markdown';
 
@@ -330,45 +330,16 @@ describe('healthgate check over https and wss with a self-signed certificate mad
   });
 });
 
-interface UsageCase {
-  readonly name: string;
-  readonly args: readonly string[];
-  readonly says: RegExp;
-}
-
+// Every usage error is a row of check-cli.test.ts's table; here, two of them (commander's, and
+// one of healthgate's own) through the CLI: one line on stderr, nothing on stdout, exit 2.
 describe('healthgate check usage errors: one line on stderr, exit 2', () => {
-  it.each<UsageCase>([
-    { name: 'no URL', args: [], says: /missing required argument 'url'/ },
-    {
-      name: 'not a URL',
-      args: ['app.up.railway.app'],
-      says: /<url> must be an absolute http:\/\/ or https:\/\/ URL, got 'app.up.railway.app'/,
-    },
-    { name: 'a scheme other than http(s)', args: ['ws://127.0.0.1:8080'], says: /<url> must start with http:\/\/ or https:\/\// },
-    { name: 'a URL with a path', args: ['http://127.0.0.1:8080/health'], says: /takes no path/ },
-    {
-      name: 'a timeout that is not a number',
-      args: ['http://127.0.0.1:8080', '--timeout', '5s'],
-      says: /--timeout must be an integer.*'5s'/,
-    },
-    { name: 'a timeout of 0', args: ['http://127.0.0.1:8080', '--timeout', '0'], says: /--timeout/ },
-    { name: 'a health path without /', args: ['http://127.0.0.1:8080', '--health-path', 'health'], says: /--health-path must be a path/ },
-    {
-      name: 'an unreadable --ca file',
-      args: ['https://127.0.0.1:8080', '--ca', '/nonexistent/ca.pem'],
-      says: /--ca: cannot read '\/nonexistent\/ca.pem' \(ENOENT\)/,
-    },
-    {
-      name: 'a --ca file that holds no certificate',
-      args: ['https://127.0.0.1:8080', '--ca', BIN],
-      says: /--ca: .* holds no PEM certificate/,
-    },
+  it.each([
     { name: 'an unknown option', args: ['http://127.0.0.1:8080', '--bogus'], says: /unknown option '--bogus'/ },
+    { name: 'a URL with a path', args: ['http://127.0.0.1:8080/health'], says: /takes no path/ },
   ])('$name', async ({ args, says }) => {
     const { code, stdout, stderr } = await runCli(['check', ...args]);
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr.endsWith('\n')).toBe(true);
     expect(stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(/^healthgate: check: /);
     expect(stderr).toMatch(says);

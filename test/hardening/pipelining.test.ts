@@ -65,9 +65,11 @@ async function healthStatus(port: number, path: string): Promise<number> {
   return onlyResponse(await rawRequest(port, requestHead(`GET ${path} HTTP/1.1`, ['Connection: close']))).status;
 }
 
+// 20,000 requests: five 64 KiB reads of about 4,000 each, well past the 3,000 that crashed. The
+// 100,000 of an attacker's burst are the last test's, through the same loop (liveness).
 describe.each(MODES)('pipelined health requests in one write: $name', (mode) => {
   // Its own timeout: the 60 s guard below must be able to fire before jest's (30 s by default).
-  it.each([20_000, 100_000])(
+  it.each([20_000])(
     '%i requests are all answered in order, and healthgate stays up',
     async (count) => {
       const cli = await startFor(mode);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import Module from 'node:module';
 import { join } from 'node:path';
 import { transformSync } from 'esbuild';
-import { parse as parseToml } from 'smol-toml';
+import { parseToml } from './toml';
 import ts from 'typescript';
 import { ROOT } from './support';
 

@@ -10,8 +10,7 @@ import { ROOT } from './support';
 // The real thing: `podman build` of the Dockerfile, of the Node example's Dockerfile and of
 // docs/recipes.md's three lines, each image run as a platform would run it (PORT published, a
 // SIGTERM to stop it). The base images are stand-ins built by scripts/base-images.sh (no image
-// registry is reachable here). Its own phase of `npm test` (jest.images.config.js), after the
-// socket tests: a build beside them once made 18 of them miss their bounds on a 2-core machine.
+// registry is reachable here).
 
 const IMAGES = [
   { name: 'Dockerfile', dockerfile: 'Dockerfile', tag: 'localhost/healthgate-test/healthgate:latest' },

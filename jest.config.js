@@ -12,4 +12,5 @@ module.exports = {
   // cache (78 s, load average 2-4). A number: jest reads '150%' as 150 workers (load 37, and
   // tests fail their bounds).
   maxWorkers: 3,
+  testSequencer: '<rootDir>/test/sequencer.js',
 };

@@ -8,6 +8,8 @@ const { spawnSync } = require('node:child_process');
 const { mkdirSync } = require('node:fs');
 const { join } = require('node:path');
 
+const { BUNDLE_OPTIONS } = require('../scripts/bundle');
+
 const ROOT = join(__dirname, '..');
 
 /** The commit that a ref names, short, or undefined when git does not know it. */
@@ -27,13 +29,7 @@ async function buildBaseline(ref, dir) {
   const esbuild = require('esbuild');
   const outfile = join(dir, 'healthgate.cjs');
   await esbuild.build({
-    bundle: true,
-    external: ['bufferutil', 'utf-8-validate'],
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    logLevel: 'warning',
-    legalComments: 'none',
+    ...BUNDLE_OPTIONS,
     absWorkingDir: dir,
     nodePaths: [join(ROOT, 'node_modules')],
     entryPoints: [join(dir, 'bin', 'healthgate.ts')],

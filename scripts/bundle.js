@@ -10,6 +10,7 @@ const esbuild = require('esbuild');
 const root = join(__dirname, '..');
 const { version } = require(join(root, 'package.json'));
 
+/** The options of every healthgate bundle; bench/baseline.js bundles an older commit with them too. */
 const common = {
   bundle: true,
   // ws (the demo app's server, and the client of `healthgate check`) loads these native
@@ -40,7 +41,11 @@ async function main() {
   });
 }
 
-main().catch((err) => {
-  process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+module.exports = { BUNDLE_OPTIONS: common };

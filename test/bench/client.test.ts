@@ -1,34 +1,24 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { defer, drainCleanup } from '../helpers/cleanup';
+import { BENCH, compiledClient } from './client-binary';
 
 // A smoke test of the bench's parts, not the bench: `npm run bench` measures; this only shows that
 // the C load client builds, speaks WebSocket to a real `ws` server in each mode, and that wrk's
 // report is read right. The measurements themselves never run in `npm test`.
 
 const run = promisify(execFile);
-const BENCH = join(__dirname, '..', '..', 'bench');
 // The bench is plain CommonJS without types, loaded by path: require is the honest way in.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parseWrk } = require(join(BENCH, 'wrk.js')) as {
   parseWrk: (text: string) => { requests: number; rps: number; p50Ms: number; p99Ms: number; non2xx: number; socketErrors: number };
 };
 
-let client: string;
-
-beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'healthgate-bench-client-'));
-  client = join(dir, 'client');
-  execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', client, join(BENCH, 'client.c')]);
-});
-
-afterAll(() => rmSync(join(client, '..'), { recursive: true, force: true }));
+const client = compiledClient();
 
 afterEach(drainCleanup);
 
@@ -44,7 +34,7 @@ async function startEcho(): Promise<number> {
 }
 
 async function clientJson(args: Array<string | number>): Promise<Record<string, number>> {
-  const { stdout } = await run(client, args.map(String));
+  const { stdout } = await run(client(), args.map(String));
   return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
 }
 
@@ -74,7 +64,7 @@ describe('bench/client.c', () => {
 
   it('idle: holds 20 connections open until told, and finds none lost', async () => {
     const port = await startEcho();
-    const child = spawn(client, ['idle', '127.0.0.1', String(port), '/', '20', '8'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(client(), ['idle', '127.0.0.1', String(port), '/', '20', '8'], { stdio: ['pipe', 'pipe', 'inherit'] });
     defer(() => child.kill('SIGKILL'));
     let stdout = '';
     child.stdout.setEncoding('utf8');

@@ -1,26 +1,15 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { defer, drainCleanup } from '../helpers/cleanup';
+import { compiledClient } from './client-binary';
 
 // A smoke test of the storm's load parts in bench/client.c, not of the storm: the probe mode
 // times a GET on a fresh connection per tick and says what answered, and the idle mode's ready
 // line carries the storm's start and end on the same clock as the probe's samples.
 
-const BENCH = join(__dirname, '..', '..', 'bench');
-let client: string;
-
-beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'healthgate-bench-storm-'));
-  client = join(dir, 'client');
-  execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', client, join(BENCH, 'client.c')]);
-});
-
-afterAll(() => rmSync(join(client, '..'), { recursive: true, force: true }));
+const client = compiledClient();
 
 afterEach(drainCleanup);
 
@@ -47,7 +36,7 @@ async function probeUntil(
   path: string,
   count: number,
 ): Promise<{ samples: Array<{ startMs: number; us: number; status: number }>; summary: Record<string, number> }> {
-  const child = spawn(client, ['probe', '127.0.0.1', String(port), path, '20'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(client(), ['probe', '127.0.0.1', String(port), path, '20'], { stdio: ['pipe', 'pipe', 'inherit'] });
   defer(() => child.kill('SIGKILL'));
   let stdout = '';
   child.stdout.setEncoding('utf8');
@@ -93,7 +82,7 @@ describe('bench/client.c storm parts', () => {
     defer(() => new Promise<void>((resolve) => wss.close(() => resolve())));
     wss.on('connection', (ws) => defer(() => ws.terminate()));
     const port = (wss.address() as AddressInfo).port;
-    const child = spawn(client, ['idle', '127.0.0.1', String(port), '/', '30', '10'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(client(), ['idle', '127.0.0.1', String(port), '/', '30', '10'], { stdio: ['pipe', 'pipe', 'inherit'] });
     defer(() => child.kill('SIGKILL'));
     let stdout = '';
     child.stdout.setEncoding('utf8');

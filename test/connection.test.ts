@@ -459,16 +459,19 @@ describe('memory', () => {
    * thread after the GC: read at once, it still counted up to 35 of 64 freed MiB (Node 26). Read
    * until two readings 20 ms apart agree.
    */
-  async function arrayBuffersAfterGc(): Promise<number> {
+  function arrayBuffersAfterGc(): Promise<number> {
     let last = Number.NaN;
-    for (let reading = 0; reading < 100; reading++) {
-      gc();
-      const now = process.memoryUsage().arrayBuffers;
-      if (now === last) return now;
-      last = now;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error('buffer memory did not settle within 2 s');
+    return pollUntil(
+      'buffer memory to settle after a GC',
+      () => {
+        gc();
+        const now = process.memoryUsage().arrayBuffers;
+        const settled = now === last;
+        last = now;
+        return settled ? now : undefined;
+      },
+      { intervalMs: 20, timeoutMs: 2000 },
+    );
   }
 
   it('regression: bytes a half-open client sends during the lingering close after an answer are dropped, not buffered without bound', async () => {

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { defer } from './cleanup';
 import { within } from './wait';
 
@@ -170,15 +170,37 @@ export async function rawRequest(
   return client.readToClose(options.timeoutMs);
 }
 
-/** A port that nothing listens on right now (bound on port 0, then released): a backend that is down. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+// freePort's ports come from a block of its own per jest worker, below Linux's ephemeral range
+// (32768-60999 by default). A port taken with listen(0) and released could be handed by the
+// kernel to another worker's listen(0) or to an outgoing connection before the test binds it;
+// then an app started on it fails to bind, and healthgate's backend is some other test's server
+// (a Node 24 run in CI saw an upgrade hang up that way). These ports are never handed out by the
+// kernel, and no two workers share one.
+const PORTS_PER_WORKER = 1000;
+const FIRST_PORT = 20_000 + (Number(process.env.JEST_WORKER_ID ?? '1') - 1) * PORTS_PER_WORKER;
+let nextPort = 0;
+
+/** Whether `port` can be bound on `host` now (and releases it). */
+async function canBind(port: number, host: string): Promise<boolean> {
   const server = createServer();
-  server.listen(0, host);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  server.listen(port, host);
+  try {
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
+  } catch {
+    return false;
+  }
   server.close();
   await once(server, 'close');
-  return port;
+  return true;
+}
+
+/** A port that nothing listens on right now, for a test to bind later or to leave down (a backend that is down). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let tries = 0; tries < PORTS_PER_WORKER; tries++) {
+    const port = FIRST_PORT + (nextPort++ % PORTS_PER_WORKER);
+    if (await canBind(port, host)) return port;
+  }
+  throw new Error(`no free port in ${FIRST_PORT}-${FIRST_PORT + PORTS_PER_WORKER - 1}`);
 }
 
 /** Destroys a socket and resolves once it has closed. */
